@@ -1,0 +1,27 @@
+"""Which PyTensor backend compiles the graphs.
+
+PyTensor can turn one symbolic graph into code for several backends. The names users type map to
+PyTensor's own mode names here, so every model and script accepts the same ``--mode`` values.
+
+- ``c``: PyTensor's C backend (``CVM``). Compiled C ops are cached on disk per op, so a second process
+  starts in about a second; the default for the per-sentence tutorial models.
+- ``numba``: PyTensor's default ``FAST_RUN``. Fast once compiled, but a graph with ``scan`` takes 20-70 s
+  to compile and is recompiled in every new process.
+- ``jax``: ``jax.jit`` of the whole graph; the GPU route. ``scan`` needs a static sequence length, so it
+  compiles once per distinct length.
+- ``python``: ``FAST_COMPILE``, the slow reference; useful for debugging.
+
+The environment variable ``RNNLM_MODE`` changes the default everywhere.
+"""
+import os
+
+MODES = {"c": "CVM", "numba": "NUMBA", "jax": "JAX", "python": "FAST_COMPILE"}
+DEFAULT_MODE = os.environ.get("RNNLM_MODE", "c")
+
+
+def pytensor_mode(name=None):
+    """PyTensor's mode string for a user-facing backend name (``None`` means the default)."""
+    name = (name or DEFAULT_MODE).lower()
+    if name not in MODES:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(MODES)}")
+    return MODES[name]
