@@ -1,0 +1,58 @@
+"""An LSTM language model with the same shape and interface as :class:`gru_theano.GRUTheano`.
+
+One LSTM layer carries two vectors from step to step, the memory cell ``c`` and the hidden state ``s``
+(the one the next layer and the output read)::
+
+    i = sigmoid(U_i x + W_i s_prev + b_i)      # input gate: how much of the candidate to write
+    f = sigmoid(U_f x + W_f s_prev + b_f)      # forget gate: how much of the old memory to keep
+    o = sigmoid(U_o x + W_o s_prev + b_o)      # output gate: how much of the memory to expose
+    g = tanh(U_g x + W_g s_prev + b_g)         # candidate memory
+    c = c_prev * f + g * i                     # new memory
+    s = tanh(c) * o                            # new hidden state
+
+These are the equations of the tutorial's blog post. The gates use the logistic sigmoid by default;
+``gate="hard"`` switches them to the hard sigmoid the GRU uses. As in the tutorial's ``lstm_theano.py``,
+the forget-gate biases start at 1 (all other biases at 0), so a fresh network keeps most of its memory
+from step to step; with everything else equal, switching between a GRU and an LSTM is one argument.
+"""
+import numpy as np
+import pytensor.tensor as pt
+
+from .base import RecurrentLM
+
+
+class LSTMTheano(RecurrentLM):
+    """Embedding -> ``num_layers`` LSTM layers -> softmax; trained with RMSprop.
+
+    Same constructor and methods as :class:`gru_theano.GRUTheano` (see
+    :class:`gru_theano.base.RecurrentLM`), with ``gate="sigmoid"`` as default. Blocks of ``U``, ``W``,
+    ``b`` per layer: i, f, o, g; with ``embed_dim == hidden_dim`` U and W are ``(4 * layers, H, H)``.
+    """
+
+    model_type = "LSTMTheano"
+    gate_names = ("i", "f", "o", "g")
+    state_names = ("c", "s")
+    default_gate = "sigmoid"
+
+    def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2,
+                 gate="sigmoid", mode=None, dtype=None, seed=None):
+        super().__init__(word_dim, hidden_dim=hidden_dim, bptt_truncate=bptt_truncate,
+                         embed_dim=embed_dim, num_layers=num_layers, gate=gate, mode=mode,
+                         dtype=dtype, seed=seed)
+
+    def initial_bias(self):
+        """Zeros, except 1 for the forget gate (block 1), as in the tutorial's LSTM."""
+        b = np.zeros((self.n_gates, self.hidden_dim))
+        b[self.gate_names.index("f")] = 1.0
+        return b
+
+    def cell(self, x_in, prev, U, W, b):
+        """One LSTM step of one layer; blocks 0-3 of ``U``, ``W``, ``b`` are i, f, o, g."""
+        c_prev, s_prev = prev
+        i = self.gate_fn(pt.dot(U[0], x_in) + pt.dot(W[0], s_prev) + b[0])
+        f = self.gate_fn(pt.dot(U[1], x_in) + pt.dot(W[1], s_prev) + b[1])
+        o = self.gate_fn(pt.dot(U[2], x_in) + pt.dot(W[2], s_prev) + b[2])
+        g = pt.tanh(pt.dot(U[3], x_in) + pt.dot(W[3], s_prev) + b[3])
+        c = c_prev * f + g * i
+        s = pt.tanh(c) * o
+        return (c, s)

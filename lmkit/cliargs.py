@@ -1,0 +1,50 @@
+"""Command-line pieces every script shares: the data flags and the one-line error exit."""
+import argparse
+import sys
+
+from .errors import RNNLMError
+
+
+def add_data_args(parser, vocab_size=8000, convention="part2"):
+    group = parser.add_argument_group("data")
+    group.add_argument("--corpus", default="shakespeare",
+                       help="'shakespeare' (all 38 plays), 'shakespeare:SUBSET' (a play such as hamlet, a genre "
+                            "such as tragedies, or a comma list), a Reddit-format .csv, or a text file/folder "
+                            "(default: %(default)s)")
+    group.add_argument("--vocab-size", type=int, default=vocab_size, help="vocabulary size C (default: %(default)s)")
+    group.add_argument("--convention", choices=["part2", "part4"], default=convention,
+                       help="vocabulary layout: part2 = UNKNOWN last; part4 = <MASK/> 0, UNKNOWN 1, ascending "
+                            "frequency, 'http' sentences dropped (default: %(default)s)")
+    group.add_argument("--max-sentences", type=int, default=None, help="use only the first N sentences")
+    group.add_argument("--valid-fraction", type=float, default=0.05, help="held-out validation share")
+    group.add_argument("--test-fraction", type=float, default=0.05, help="held-out test share")
+    group.add_argument("--split-seed", type=int, default=0, help="seed of the train/valid/test split")
+    group.add_argument("--no-cache", action="store_true", help="re-tokenize instead of using the disk cache")
+    return group
+
+
+def load_dataset(args, vocab=None):
+    """The Dataset the data flags describe (``vocab`` reuses a stored vocabulary)."""
+    from .data import build_dataset, load_sentences
+
+    sentences = load_sentences(args.corpus, drop_http=args.convention == "part4",
+                               use_cache=not args.no_cache, max_sentences=args.max_sentences)
+    return build_dataset(sentences, args.vocab_size, args.convention, args.valid_fraction,
+                         args.test_fraction, args.split_seed, vocab=vocab)
+
+
+def run(main):
+    """Call ``main()``; a known error prints ``error: message`` and exits 2, Ctrl-C exits 130."""
+    try:
+        return main()
+    except RNNLMError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def parser(description):
+    return argparse.ArgumentParser(description=description,
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)

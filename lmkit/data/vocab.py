@@ -1,0 +1,112 @@
+"""Word <-> index maps in the two conventions of the tutorial.
+
+``part2`` (Part 2, the vanilla RNN): the C-1 most frequent tokens by descending count, then
+``UNKNOWN_TOKEN`` at the last index C-1.
+
+``part4`` (Part 4, the GRU): ``<MASK/>`` at 0, ``UNKNOWN_TOKEN`` at 1, then the C-2 most frequent tokens
+in *ascending* order of count (so the most frequent word has the last index).
+
+Ties in count are broken by the word itself, so the same corpus always gives the same vocabulary. A
+vocabulary is saved as readable JSON, inside checkpoints or as its own file.
+"""
+import json
+import os
+from collections import Counter
+
+import numpy as np
+
+from ..errors import DataError
+
+UNKNOWN_TOKEN = "UNKNOWN_TOKEN"
+MASK_TOKEN = "<MASK/>"
+CONVENTIONS = ("part2", "part4")
+
+
+class Vocabulary:
+    def __init__(self, words, convention="part2", counts=None):
+        if convention not in CONVENTIONS:
+            raise DataError(f"unknown vocabulary convention {convention!r}; use part2 or part4")
+        if len(set(words)) != len(words):
+            raise DataError("vocabulary has duplicate words")
+        if UNKNOWN_TOKEN not in words:
+            raise DataError(f"vocabulary has no {UNKNOWN_TOKEN}")
+        self.words = list(words)
+        self.convention = convention
+        self.counts = list(counts) if counts is not None else None
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self.unknown_index = self.index[UNKNOWN_TOKEN]
+
+    @classmethod
+    def build(cls, sentences, size, convention="part2"):
+        """The vocabulary of ``size`` entries for tokenized ``sentences`` (lists of tokens)."""
+        if convention not in CONVENTIONS:
+            raise DataError(f"unknown vocabulary convention {convention!r}; use part2 or part4")
+        if size < 3:
+            raise DataError(f"vocabulary size {size} is too small: it must be at least 3")
+        freq = Counter(token for sentence in sentences for token in sentence)
+        freq.pop(UNKNOWN_TOKEN, None)
+        freq.pop(MASK_TOKEN, None)
+        if not freq:
+            raise DataError("cannot build a vocabulary from an empty corpus")
+        by_count = sorted(freq.items(), key=lambda wc: (-wc[1], wc[0]))  # most frequent first
+        if convention == "part2":
+            kept = by_count[: size - 1]
+            words = [w for w, _ in kept] + [UNKNOWN_TOKEN]
+            counts = [c for _, c in kept]
+            counts.append(sum(freq.values()) - sum(counts))
+        else:
+            kept = sorted(by_count[: size - 2], key=lambda wc: (wc[1], wc[0]))  # least frequent first
+            words = [MASK_TOKEN, UNKNOWN_TOKEN] + [w for w, _ in kept]
+            counts = [0, sum(freq.values()) - sum(c for _, c in kept)] + [c for _, c in kept]
+        return cls(words, convention, counts)
+
+    def __len__(self):
+        return len(self.words)
+
+    def __contains__(self, word):
+        return word in self.index
+
+    def __eq__(self, other):
+        return isinstance(other, Vocabulary) and self.words == other.words
+
+    def encode(self, tokens):
+        """Token list -> int32 index array; unknown tokens map to ``UNKNOWN_TOKEN``."""
+        unk = self.unknown_index
+        return np.array([self.index.get(t, unk) for t in tokens], dtype=np.int32)
+
+    def decode(self, indices):
+        return [self.words[int(i)] for i in indices]
+
+    def least_frequent(self):
+        """The kept word with the smallest count and that count (UNKNOWN and MASK aside)."""
+        if self.counts is None:
+            return None
+        real = [(c, w) for w, c in zip(self.words, self.counts) if w not in (UNKNOWN_TOKEN, MASK_TOKEN)]
+        c, w = min(real, key=lambda cw: (cw[0], cw[1]))
+        return w, c
+
+    def to_dict(self):
+        return {"convention": self.convention, "words": self.words, "counts": self.counts}
+
+    @classmethod
+    def from_dict(cls, data):
+        try:
+            return cls(data["words"], data.get("convention", "part2"), data.get("counts"))
+        except (KeyError, TypeError) as exc:
+            raise DataError(f"malformed vocabulary ({exc})") from None
+
+    def save(self, path):
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, ensure_ascii=False)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return cls.from_dict(json.load(fh))
+        except FileNotFoundError:
+            raise DataError(f"{path}: no such vocabulary file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not a JSON vocabulary ({exc})") from None

@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+
+from lmkit.data import (MASK_TOKEN, SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary, build_dataset,
+                        bucketed_batches, load_sentences, make_xy, split_indices, tokenize_documents)
+from lmkit.data.tokenize import split_sentences
+from lmkit.errors import DataError
+
+
+def test_pipeline_lowercases_splits_and_wraps():
+    sents = tokenize_documents(["Mr. Smith went to Washington. He said: \"Hi!\"", "Who's there?"])
+    assert sents == [
+        [SENTENCE_START, "mr.", "smith", "went", "to", "washington", ".", SENTENCE_END],
+        [SENTENCE_START, "he", "said", ":", "``", "hi", "!", "''", SENTENCE_END],
+        [SENTENCE_START, "who", "'s", "there", "?", SENTENCE_END],
+    ]
+
+
+def test_part4_preprocessing_drops_http_sentences():
+    docs = ["See http://example.com for more. Fine sentence here."]
+    assert split_sentences(docs, drop_http=True) == ["fine sentence here."]
+    assert len(split_sentences(docs)) == 2
+
+
+CORPUS = [["a", "b", "c", "a", "b", "a", "d", "e"], ["a", "f"]]  # a:4 b:2 c,d,e,f:1
+
+
+def test_part2_vocabulary_most_frequent_then_unknown_last():
+    v = Vocabulary.build(CORPUS, 5, "part2")
+    assert v.words == ["a", "b", "c", "d", UNKNOWN_TOKEN]  # ties (count 1) broken alphabetically
+    assert v.unknown_index == 4
+    assert v.counts == [4, 2, 1, 1, 2]  # UNKNOWN counts the dropped tokens e, f
+    assert v.encode(["a", "zzz", "d"]).tolist() == [0, 4, 3]
+    assert v.least_frequent() == ("c", 1)
+
+
+def test_part4_vocabulary_mask_unknown_then_ascending_frequency():
+    v = Vocabulary.build(CORPUS, 5, "part4")
+    assert v.words[:2] == [MASK_TOKEN, UNKNOWN_TOKEN]
+    assert v.words[2:] == ["c", "b", "a"]  # the 3 most frequent, least frequent first
+    assert v.unknown_index == 1
+    assert v.encode(["a", "e"]).tolist() == [4, 1]
+
+
+def test_vocabulary_is_deterministic_under_reordering():
+    shuffled = [list(reversed(s)) for s in reversed(CORPUS)]
+    for convention in ("part2", "part4"):
+        assert Vocabulary.build(CORPUS, 5, convention) == Vocabulary.build(shuffled, 5, convention)
+
+
+def test_vocabulary_size_below_three_is_refused():
+    with pytest.raises(DataError, match="vocabulary size 2 is too small"):
+        Vocabulary.build(CORPUS, 2)
+
+
+def test_vocabulary_json_round_trip(tmp_path):
+    v = Vocabulary.build(CORPUS, 5, "part4")
+    v.save(tmp_path / "vocab.json")
+    w = Vocabulary.load(tmp_path / "vocab.json")
+    assert w == v and w.convention == "part4" and w.counts == v.counts
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(DataError, match="not a JSON vocabulary"):
+        Vocabulary.load(tmp_path / "bad.json")
+
+
+def test_y_is_x_shifted_by_one():
+    encoded = [np.array([7, 1, 2, 3, 8], dtype=np.int32), np.array([7, 8], dtype=np.int32)]
+    X, Y = make_xy(encoded)
+    assert X[0].tolist() == [7, 1, 2, 3] and Y[0].tolist() == [1, 2, 3, 8]
+    assert X[1].tolist() == [7] and Y[1].tolist() == [8]
+    for x, y, s in zip(X, Y, encoded):
+        assert np.array_equal(x[1:], y[:-1]) and x[0] == s[0] and y[-1] == s[-1]
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    a = split_indices(1000, 0.1, 0.05, seed=3)
+    b = split_indices(1000, 0.1, 0.05, seed=3)
+    c = split_indices(1000, 0.1, 0.05, seed=4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
+    assert [len(p) for p in a] == [850, 100, 50]
+    assert sorted(np.concatenate(a).tolist()) == list(range(1000))
+
+
+def test_build_dataset_makes_vocab_from_train_only():
+    sentences = [[SENTENCE_START, f"w{i}", SENTENCE_END] for i in range(100)]
+    ds = build_dataset(sentences, 1000, valid_fraction=0.1, test_fraction=0.1, seed=0)
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == (80, 10, 10)
+    assert len(ds.vocab) == 80 + 2 + 1  # the train words, START, END, UNKNOWN
+    assert all(s[1] == ds.vocab.unknown_index for s in ds.valid)  # held-out words were never seen
+    with pytest.raises(DataError, match="corpus is empty"):
+        build_dataset([], 10)
+
+
+def test_bucketed_batches_cover_every_sentence_once_with_correct_masks():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 30, size=101)
+    X = [rng.integers(1, 50, size=n).astype(np.int32) for n in lengths]
+    Y = [x + 100 for x in X]
+    batches = bucketed_batches(X, Y, batch_size=8, bucket_width=5, seed=1)
+    seen = []
+    for batch in batches:
+        T, B = batch.x.shape
+        assert T % 5 == 0 and B <= 8
+        assert batch.x.shape == batch.y.shape == batch.mask.shape
+        assert batch.x.dtype == np.int32 and batch.mask.dtype == np.float32
+        for b in range(B):
+            n = int(batch.mask[:, b].sum())
+            assert T - 5 < n <= T  # bucket length is the length rounded up to the width
+            assert np.all(batch.mask[:n, b] == 1) and np.all(batch.mask[n:, b] == 0)
+            assert np.all(batch.x[n:, b] == 0) and np.all(batch.y[:n, b] == batch.x[:n, b] + 100)
+            seen.append(tuple(batch.x[:n, b]))
+    assert sorted(seen) == sorted(tuple(x) for x in X)
+    assert sum(b.num_tokens for b in batches) == sum(lengths)
+    again = bucketed_batches(X, Y, batch_size=8, bucket_width=5, seed=1)
+    assert all(np.array_equal(a.x, b.x) for a, b in zip(batches, again))
+
+
+def test_full_batches_pad_with_masked_rows():
+    X = [np.arange(1, n + 1, dtype=np.int32) for n in (3, 4, 3)]
+    batches = bucketed_batches(X, X, batch_size=4, bucket_width=4, full_batches=True, shuffle=False)
+    assert len(batches) == 1 and batches[0].x.shape == (4, 4)
+    assert batches[0].mask[:, 3].sum() == 0 and batches[0].num_tokens == 10
+
+
+def test_tokenization_cache_hits_and_invalidates(tmp_path, monkeypatch):
+    import lmkit.data as data
+
+    path = tmp_path / "corpus.txt"
+    path.write_text("The cat sat. The dog ran.")
+    first = load_sentences(str(path))
+    assert len(first) == 2 and len(list((tmp_path / "cache").glob("tokens-*.npz"))) == 1
+
+    def boom(*args, **kwargs):
+        raise AssertionError("tokenizer ran although the cache holds this corpus")
+
+    monkeypatch.setattr(data, "tokenize_documents", boom)
+    assert load_sentences(str(path)) == first  # served from the cache
+    with pytest.raises(AssertionError, match="tokenizer ran"):
+        load_sentences(str(path), drop_http=True)  # other options: another entry
+    path.write_text("A changed file. With three sentences. Really.")
+    with pytest.raises(AssertionError, match="tokenizer ran"):
+        load_sentences(str(path))  # the file changed: the entry no longer applies
+
+
+def test_damaged_cache_entry_is_rebuilt(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("One. Two.")
+    first = load_sentences(str(path))
+    for entry in (tmp_path / "cache").glob("tokens-*.npz"):
+        entry.write_bytes(b"garbage")
+    assert load_sentences(str(path)) == first
