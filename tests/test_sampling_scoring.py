@@ -1,0 +1,120 @@
+"""Sampling rules and scoring arithmetic, checked on a bigram table whose probabilities are known exactly."""
+import numpy as np
+import pytest
+
+from lmkit.data import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
+from lmkit.errors import RNNLMError
+from lmkit.sampling import adjust, generate_sentences, sample_sentence
+from lmkit.scoring import score_corpus, sentence_logprob
+
+WORDS = [SENTENCE_START, SENTENCE_END, "a", "b", "c", UNKNOWN_TOKEN]
+
+
+class BigramModel:
+    """p(next | previous word) from a fixed table; the same interface as the real models."""
+
+    def __init__(self, table):
+        self.table = np.asarray(table, dtype=np.float32)
+
+    def predict_proba(self, x):
+        return self.table[np.asarray(x)]
+
+
+def make_table(seed=0, unk=0.3, end=0.1):
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0.1, 1.0, size=(6, 6))
+    t[:, 0] = 0.0          # never predict SENTENCE_START
+    t[:, 1] = end * t.sum(axis=1) / (1 - end)
+    t[:, 5] = unk * t.sum(axis=1) / (1 - unk)
+    return t / t.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture()
+def vocab():
+    return Vocabulary(WORDS)
+
+
+def test_adjust_temperature_topk_and_renormalisation():
+    p = np.array([0.5, 0.3, 0.2], dtype=np.float32)
+    assert adjust(p).dtype == np.float64 and adjust(p).sum() == pytest.approx(1.0, abs=1e-15)
+    sharp = adjust(p, temperature=0.5)
+    np.testing.assert_allclose(sharp, p.astype(float) ** 2 / (p.astype(float) ** 2).sum())
+    np.testing.assert_allclose(adjust(p, top_k=2), [0.625, 0.375, 0.0])
+    np.testing.assert_allclose(adjust(p, banned=[0]), [0.0, 0.6, 0.4])
+    with pytest.raises(RNNLMError, match="no probability"):
+        adjust(np.array([np.nan, np.nan]))
+
+
+def test_part2_rules_never_emit_unknown_and_honour_min_length(vocab):
+    model = BigramModel(make_table(unk=0.6))
+    sentences = generate_sentences(model, vocab, n=30, min_length=4, rules="part2", seed=1)
+    assert len(sentences) == 30
+    for s in sentences:
+        assert len(s) >= 4
+        assert UNKNOWN_TOKEN not in s and SENTENCE_START not in s and SENTENCE_END not in s
+
+
+def test_part4_rules_abandon_on_unknown_and_length(vocab):
+    rng = np.random.default_rng(0)
+    always_unk = np.zeros((6, 6))
+    always_unk[:, 5] = 1.0
+    assert sample_sentence(BigramModel(always_unk), vocab, rng, rules="part4") is None
+    never_ends = np.zeros((6, 6))
+    never_ends[:, 2] = 1.0
+    assert sample_sentence(BigramModel(never_ends), vocab, rng, rules="part4", max_length=10) is None
+    sentences = generate_sentences(BigramModel(make_table()), vocab, n=20, min_length=2, rules="part4", seed=2)
+    assert all(UNKNOWN_TOKEN not in s and len(s) >= 2 for s in sentences)
+
+
+def test_sampling_follows_the_model_distribution(vocab):
+    table = make_table(seed=3)
+    model = BigramModel(table)
+    rng = np.random.default_rng(5)
+    firsts = [sample_sentence(model, vocab, rng, rules="part2", max_length=1000) for _ in range(4000)]
+    counts = np.bincount([s[1] for s in firsts], minlength=6)
+    expected = adjust(table[0], banned=[5])
+    observed = counts / counts.sum()
+    np.testing.assert_allclose(observed, expected, atol=0.03)
+
+
+def test_seed_prefix_and_top1(vocab):
+    model = BigramModel(make_table(seed=4))
+    a = generate_sentences(model, vocab, n=5, min_length=1, seed=11)
+    b = generate_sentences(model, vocab, n=5, min_length=1, seed=11)
+    assert a == b
+    prefixed = generate_sentences(model, vocab, n=5, min_length=2, seed=3, prefix=["c", "a"])
+    assert all(s[:2] == ["c", "a"] for s in prefixed)
+    chain = make_table(seed=5)
+    for prev, nxt in ((0, 2), (2, 3), (3, 1)):  # the likeliest path: START a b END
+        chain[prev, nxt] += 2.0
+    greedy = generate_sentences(BigramModel(chain / chain.sum(1, keepdims=True)), vocab, n=3, min_length=0,
+                                top_k=1, max_attempts=1)
+    assert greedy == [["a", "b"]] * 3
+
+
+def test_impossible_min_length_fails_clearly(vocab):
+    ends_at_once = np.zeros((6, 6))
+    ends_at_once[:, 1] = 1.0
+    with pytest.raises(RNNLMError, match="no sentence of at least 3 words in 5 attempts"):
+        generate_sentences(BigramModel(ends_at_once), vocab, n=1, min_length=3, max_attempts=5)
+
+
+def test_scoring_matches_hand_computed_logprobs(vocab):
+    table = make_table(seed=6)
+    model = BigramModel(table)
+    s1 = vocab.encode([SENTENCE_START, "a", "b", SENTENCE_END])
+    s2 = vocab.encode([SENTENCE_START, "c", SENTENCE_END])
+    t = table.astype(np.float32).astype(np.float64)
+    lp1 = np.log(t[0, 2]) + np.log(t[2, 3]) + np.log(t[3, 1])
+    lp2 = np.log(t[0, 4]) + np.log(t[4, 1])
+    assert sentence_logprob(model, s1) == pytest.approx(lp1, rel=1e-12)
+    score = score_corpus(model, [s1, s2])
+    assert (score.sentences, score.words) == (2, 5)
+    assert score.cross_entropy == pytest.approx(-(lp1 + lp2) / 5, rel=1e-12)
+    assert score.perplexity == pytest.approx(np.exp(-(lp1 + lp2) / 5), rel=1e-12)
+
+
+def test_uniform_model_has_perplexity_c(vocab):
+    model = BigramModel(np.full((6, 6), 1 / 6))
+    score = score_corpus(model, [vocab.encode([SENTENCE_START, "a", "b", "c", SENTENCE_END])])
+    assert score.perplexity == pytest.approx(6.0, rel=1e-6)
