@@ -57,6 +57,8 @@ def read_npz(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):  # np.load would try to unpickle anything that is not a zip
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
