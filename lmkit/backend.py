@@ -12,8 +12,17 @@ PyTensor's own mode names here, so every model and script accepts the same ``--m
 - ``python``: ``FAST_COMPILE``, the slow reference; useful for debugging.
 
 The environment variable ``RNNLM_MODE`` changes the default everywhere.
+
+pip installs PyTensor without a BLAS library to link its C code against; it then calls numpy's matrix
+products through the C API instead and warns about it in every process. That is expected here, so the
+warning is silenced; README says how to link a system OpenBLAS instead.
 """
+import logging
 import os
+import warnings
+
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
+logging.getLogger("pytensor.tensor.blas_headers").setLevel(logging.ERROR)
 
 MODES = {"c": "CVM", "numba": "NUMBA", "jax": "JAX", "python": "FAST_COMPILE"}
 DEFAULT_MODE = os.environ.get("RNNLM_MODE", "c")

@@ -75,5 +75,6 @@ def generate_sentences(model, vocab, n=10, min_length=7, rules="part2", seed=Non
                 sentences.append(vocab.decode(s[1:-1]))
                 break
         else:
-            raise RNNLMError(f"no sentence of at least {min_length} words in {max_attempts} attempts")
+            raise RNNLMError(f"no sentence of at least {min_length} words in {max_attempts} attempts "
+                             "(lower the minimum length, or train the model longer)")
     return sentences

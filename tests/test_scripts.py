@@ -1,0 +1,95 @@
+"""The command-line entry points, run as a user would run them (in subprocesses)."""
+import json
+
+import numpy as np
+import pytest
+
+from lmkit.checkpoint import load_checkpoint, save_checkpoint
+
+from .conftest import run_script
+
+SMALL = ["--corpus", "shakespeare:macbeth", "--max-sentences", "300", "--vocab-size", "300"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny vanilla RNN trained by scripts/train_rnn.py (hidden size from the tutorial's env variable)."""
+    out = tmp_path_factory.mktemp("run") / "rnn.npz"
+    proc = run_script("train_rnn.py", *SMALL, "--epochs", "2", "--evaluate-loss-after", "1", "--samples", "1",
+                      "--min-length", "1", "--out", out, env={"HIDDEN_DIM": "6"})
+    assert proc.returncode == 0, proc.stderr
+    return out, proc.stdout
+
+
+def test_corpus_stats_prints_the_tutorial_lines():
+    proc = run_script("corpus_stats.py", "--corpus", "shakespeare:macbeth", "--vocab-size", "500")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Parsed " in out and " sentences" in out
+    assert "Using vocabulary size 500" in out
+    assert "The least frequent word in our vocabulary is '" in out
+    assert "Example sentence: 'SENTENCE_START" in out
+
+
+def test_train_rnn_logs_and_writes_a_checkpoint(trained):
+    out, stdout = trained
+    assert "SGD Step time:" in stdout
+    losses = [float(line.rsplit(":", 1)[1]) for line in stdout.splitlines() if "Loss after num_examples_seen" in line]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    arrays, meta = load_checkpoint(out)
+    assert meta["model_type"] == "RNNTheano" and meta["hparams"]["hidden_dim"] == 6
+    assert arrays["U"].shape == (6, 300) and len(meta["vocab"]["words"]) == 300
+    assert meta["extra"]["data"]["corpus"] == "shakespeare:macbeth"
+
+
+def test_generate_from_the_checkpoint_is_repeatable(trained):
+    out, _ = trained
+    a = run_script("generate.py", out, "-n", "3", "--min-length", "2", "--seed", "4")
+    b = run_script("generate.py", out, "-n", "3", "--min-length", "2", "--seed", "4")
+    assert a.returncode == 0, a.stderr
+    lines = a.stdout.strip().splitlines()
+    assert len(lines) == 3 and a.stdout == b.stdout
+    assert all(len(line.split()) >= 2 and "UNKNOWN_TOKEN" not in line for line in lines)
+
+
+def test_score_text_and_held_out_split(trained):
+    out, _ = trained
+    proc = run_script("score.py", out, "--text", "Fair is foul, and foul is fair.")
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.strip().splitlines()[0]
+    assert float(first.split()[0]) < 0 and "fair is foul" in first
+    split = run_script("score.py", out, "--split", "test")
+    assert split.returncode == 0, split.stderr
+    ppl = float(split.stdout.strip().rsplit("perplexity", 1)[1])
+    assert 1 < ppl < 300  # better than guessing among the 300 words
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--corpus", "no/such/file.txt"], "no/such/file.txt: no such file or folder"),
+    (["--corpus", "shakespeare:hamlett"], "no play or genre 'hamlett'"),
+    (["--vocab-size", "2"], "vocabulary size 2 is too small"),
+])
+def test_bad_data_gives_one_line_error(args, message):
+    proc = run_script("corpus_stats.py", *args)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {proc.stderr.strip()[7:]}" and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_checkpoints_are_refused(trained, tmp_path):
+    out, _ = trained
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_text("not a zip")
+    proc = run_script("generate.py", garbage)
+    assert proc.returncode == 2 and "not a readable .npz checkpoint" in proc.stderr
+    arrays, meta = load_checkpoint(out)
+    meta["vocab"]["words"] = meta["vocab"]["words"][:-2] + ["zz1", "UNKNOWN_TOKEN"]
+    other = tmp_path / "other_vocab.json"
+    other.write_text(json.dumps(meta["vocab"]))
+    proc = run_script("generate.py", out, "--vocab", other)
+    assert proc.returncode == 2 and "different vocabulary" in proc.stderr
+    broken = tmp_path / "broken.npz"
+    save_checkpoint(broken, {**arrays, "U": np.zeros((7, 300), np.float32)},
+                    {k: v for k, v in load_checkpoint(out)[1].items() if k not in ("format", "version")})
+    proc = run_script("score.py", broken, "--text", "hello")
+    assert proc.returncode == 2 and "weights do not fit" in proc.stderr
