@@ -103,11 +103,19 @@ def model_class(model_type):
     return getattr(importlib.import_module(module), name)
 
 
-def save_model(path, model, vocab=None, extra=None):
-    """Save a model with its hyper-parameters, its vocabulary and any ``extra`` JSON-able state."""
+OPTIMIZER_PREFIX = "optimizer/"
+
+
+def save_model(path, model, vocab=None, extra=None, optimizer_state=None):
+    """Save a model with its hyper-parameters, its vocabulary and any ``extra`` JSON-able state.
+
+    ``optimizer_state`` (name -> array) is stored beside the weights under ``optimizer/<name>``.
+    """
     meta = {"model_type": model.model_type, "hparams": model.hparams(),
             "vocab": vocab.to_dict() if vocab is not None else None, "extra": extra or {}}
-    save_checkpoint(path, model.get_params(), meta)
+    arrays = {k: np.asarray(v) for k, v in model.get_params().items()}
+    arrays.update({OPTIMIZER_PREFIX + k: np.asarray(v) for k, v in (optimizer_state or {}).items()})
+    save_checkpoint(path, arrays, meta)
 
 
 def load_model(path, expected_type=None, vocab=None, **model_kwargs):
@@ -115,7 +123,7 @@ def load_model(path, expected_type=None, vocab=None, **model_kwargs):
 
     ``expected_type`` (a registry name or a tuple of them) refuses a checkpoint of another model class;
     ``vocab`` refuses one trained with another vocabulary. ``model_kwargs`` (``mode``, ``dtype``...) go to
-    the constructor.
+    the constructor. Stored optimizer state comes back in ``meta["optimizer_state"]``.
     """
     from .data.vocab import Vocabulary
 
@@ -129,6 +137,8 @@ def load_model(path, expected_type=None, vocab=None, **model_kwargs):
     if vocab is not None and stored_vocab is not None and stored_vocab.words != vocab.words:
         raise CheckpointError(f"{path}: was trained with a different vocabulary "
                               f"({len(stored_vocab)} words) than the one given ({len(vocab)} words)")
+    meta["optimizer_state"] = {k[len(OPTIMIZER_PREFIX):]: arrays.pop(k) for k in list(arrays)
+                               if k.startswith(OPTIMIZER_PREFIX)}
     cls = model_class(model_type)
     model = cls(**meta["hparams"], **model_kwargs)
     try:

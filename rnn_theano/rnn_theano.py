@@ -11,7 +11,7 @@ derivatives of the summed cross-entropy. PyTensor compiles the result to C (or N
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.special import softmax
+from pytensor.tensor.special import log_softmax, softmax
 
 from lmkit.backend import pytensor_mode
 
@@ -196,6 +196,38 @@ class RNNTheano:
         check_params(params, self.param_shapes())
         for name in ("U", "V", "W"):
             getattr(self, name).set_value(np.array(params[name], dtype=self.dtype))
+
+    # ---- the batched graph (lmkit.trainer) ----------------------------------------------------------
+
+    def trainable_params(self):
+        """The shared variables the batched trainer updates, by name."""
+        return {"U": self.U, "V": self.V, "W": self.W}
+
+    def num_states(self):
+        """How many ``(H, B)`` state matrices the recurrence carries (one: ``s``)."""
+        return 1
+
+    def batched_cost(self, x, y, mask, states):
+        """Summed cross-entropy of a padded batch, and the final state, for the batched trainer.
+
+        ``x``, ``y``: ``(T, B)`` word indices (time-major); ``mask``: ``(T, B)``, 1 on real words;
+        ``states``: ``[s0]`` with ``s0`` of shape ``(H, B)``, the state to start from. The same model as the
+        per-sentence graph, arranged for speed: the input lookup ``U[:, x_t]`` for all steps and the output
+        layer for all steps are each one large operation outside ``scan``; only ``W s_{t-1}`` runs in the
+        loop. Full BPTT over the ``T`` steps given (the trainer chunks long batches for truncated BPTT).
+        """
+        inputs = self.U[:, x].dimshuffle(1, 0, 2)                    # (T, H, B): U[:, x_t] for every t
+
+        def step(u_t, s_prev, W):
+            return pt.tanh(u_t + pt.dot(W, s_prev))
+
+        s = pytensor.scan(step, sequences=inputs, outputs_info=[states[0]], non_sequences=[self.W],
+                          strict=True, return_updates=False)        # (T, H, B)
+        T, B = x.shape[0], x.shape[1]
+        flat = s.dimshuffle(0, 2, 1).reshape((T * B, self.hidden_dim))
+        logp = log_softmax(pt.dot(flat, self.V.T), axis=-1)           # (T*B, C)
+        nll = -logp[pt.arange(T * B), y.flatten()]
+        return pt.sum(nll * mask.flatten()), [s[-1]]
 
 
 def gradient_check_theano(model, x, y, h=0.001, error_threshold=0.01, log=print):
