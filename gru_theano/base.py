@@ -51,6 +51,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax, softmax
 
 from lmkit.backend import pytensor_mode
+from lmkit.batched_output import output_nll
 
 
 def hard_sigmoid(x):
@@ -167,7 +168,8 @@ class RecurrentLM:
         return len(self.gate_names)
 
     def _shared(self, name, value):
-        return pytensor.shared(np.asarray(value, dtype=self.dtype), name=name)
+        value = np.asarray(value, dtype=self.dtype)
+        return pytensor.shared(value, name=name, shape=value.shape)  # static shapes: JAX needs them
 
     def recurrent_param_names(self):
         """Names of the recurrent weights: ``U, W, b`` (stacked) or ``U1..UL, W1..WL, b1..bL``."""
@@ -305,6 +307,46 @@ class RecurrentLM:
                                truncate_gradient=self.bptt_truncate, return_list=True,
                                return_updates=False)
         return states[-1]  # the top layer's hidden state at every step
+
+    # ----------------------------------------------------------------------------------------------
+    # The batched graph (lmkit.trainer)
+    # ----------------------------------------------------------------------------------------------
+    def trainable_params(self):
+        """The shared variables the batched trainer updates, by name (E, U, W, b, V, c)."""
+        return dict(self.params)
+
+    def num_states(self):
+        """How many ``(H, B)`` state matrices the stacked recurrence carries."""
+        return len(self.state_names) * self.num_layers
+
+    def batched_cost(self, x, y, mask, states):
+        """Summed cross-entropy of a padded batch, and the final states, for the batched trainer.
+
+        ``x``, ``y``: ``(T, B)`` word indices (time-major); ``mask``: ``(T, B)``, 1 on real words;
+        ``states``: :meth:`num_states` matrices of shape ``(H, B)`` to start from. The cell is the same
+        :meth:`cell` as in the per-sentence graph: states are kept as ``(H, B)`` columns, so ``U x`` and
+        ``W s`` are matrix products over the whole batch and the biases broadcast along the batch axis.
+        """
+        names = self.recurrent_param_names()
+        k = len(self.state_names)
+        T, B = x.shape[0], x.shape[1]
+        x_emb = self.E.T[x.flatten()].reshape((T, B, self.embed_dim)).dimshuffle(0, 2, 1)  # (T, D, B)
+
+        def step(x_t, *args):
+            prev, weights = args[:len(states)], dict(zip(names, args[len(states):]))
+            new_states, layer_input = [], x_t
+            for l, (U, W, b) in enumerate(self.layer_weights(weights)):
+                out = self.cell(layer_input, prev[l * k:(l + 1) * k], U, W, b.dimshuffle(0, 1, "x"))
+                new_states.extend(out)
+                layer_input = out[-1]
+            return new_states
+
+        seqs = pytensor.scan(step, sequences=x_emb, outputs_info=list(states),
+                             non_sequences=[self.params[n] for n in names], strict=True,
+                             return_list=True, return_updates=False)
+        top = seqs[-1].dimshuffle(0, 2, 1).reshape((-1, self.hidden_dim))  # (T*B, H)
+        nll = output_nll(top, self.V, self.c, y.flatten())
+        return pt.sum(nll * mask.flatten()), [s[-1] for s in seqs]
 
     def _build_graph(self):
         """The symbolic graph shared by all compiled functions (built once, on first use)."""

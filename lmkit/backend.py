@@ -22,7 +22,25 @@ import os
 import warnings
 
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
-logging.getLogger("pytensor.tensor.blas_headers").setLevel(logging.ERROR)
+logging.getLogger("pytensor.tensor.blas").setLevel(logging.ERROR)
+
+
+def limit_blas_threads(n=None):
+    """Run numpy's OpenBLAS on ``n`` threads (default ``$RNNLM_BLAS_THREADS``, else 1).
+
+    The recurrences multiply small matrices thousands of times; on a 2-core machine with anything else
+    running, OpenBLAS's worker threads then spend their time waiting for each other. Measured here: one
+    GRU layer's backward pass over 20 steps of a 32-sentence batch took 1.9 s with 2 threads under load
+    and 0.02 s with 1.
+    """
+    from threadpoolctl import threadpool_limits
+
+    n = int(n or os.environ.get("RNNLM_BLAS_THREADS", 1))
+    threadpool_limits(limits=n, user_api="blas")
+    return n
+
+
+limit_blas_threads()
 
 MODES = {"c": "CVM", "numba": "NUMBA", "jax": "JAX", "python": "FAST_COMPILE"}
 DEFAULT_MODE = os.environ.get("RNNLM_MODE", "c")
@@ -34,3 +52,19 @@ def pytensor_mode(name=None):
     if name not in MODES:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(MODES)}")
     return MODES[name]
+
+
+def default_batched_mode():
+    """The batched trainer's default backend: ``RNNLM_MODE`` if set, else JAX when installed, else C.
+
+    JAX compiles the whole training step (scan included) into one XLA program; on this project's 2-core
+    reference machine it was the fastest CPU backend for minibatches (see ``benchmarks/``), and it is the
+    only route to a GPU.
+    """
+    if os.environ.get("RNNLM_MODE"):
+        return os.environ["RNNLM_MODE"]
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return "c"
+    return "jax"

@@ -15,6 +15,8 @@ from pytensor.tensor.special import log_softmax, softmax
 
 from lmkit.backend import pytensor_mode
 
+from lmkit.batched_output import output_nll
+
 from .gradcheck import gradient_check
 from .rnn_numpy import as_indices, check_params, uniform_init
 
@@ -216,17 +218,16 @@ class RNNTheano:
         layer for all steps are each one large operation outside ``scan``; only ``W s_{t-1}`` runs in the
         loop. Full BPTT over the ``T`` steps given (the trainer chunks long batches for truncated BPTT).
         """
-        inputs = self.U[:, x].dimshuffle(1, 0, 2)                    # (T, H, B): U[:, x_t] for every t
+        T, B, H = x.shape[0], x.shape[1], self.hidden_dim
+        inputs = self.U.T[x.flatten()].reshape((T, B, H)).dimshuffle(0, 2, 1)  # (T, H, B): U[:, x_t]
 
         def step(u_t, s_prev, W):
             return pt.tanh(u_t + pt.dot(W, s_prev))
 
         s = pytensor.scan(step, sequences=inputs, outputs_info=[states[0]], non_sequences=[self.W],
                           strict=True, return_updates=False)        # (T, H, B)
-        T, B = x.shape[0], x.shape[1]
-        flat = s.dimshuffle(0, 2, 1).reshape((T * B, self.hidden_dim))
-        logp = log_softmax(pt.dot(flat, self.V.T), axis=-1)           # (T*B, C)
-        nll = -logp[pt.arange(T * B), y.flatten()]
+        flat = s.dimshuffle(0, 2, 1).reshape((-1, H))                 # (T*B, H)
+        nll = output_nll(flat, self.V, None, y.flatten())
         return pt.sum(nll * mask.flatten()), [s[-1]]
 
 

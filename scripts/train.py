@@ -1,0 +1,126 @@
+#!/usr/bin/env python
+"""Train a vanilla RNN, GRU or LSTM language model with the fast batched trainer.
+
+    python scripts/train.py                                   # GRU on all of Shakespeare
+    python scripts/train.py --model lstm --epochs 5 --mode jax
+    python scripts/train.py --resume runs/gru.npz             # continue a stopped run
+
+Minibatches of sentences bucketed by length, padded and masked; word lookup and output softmax outside
+the recurrence; Adam (or SGD / RMSprop) with global-norm clipping; validation perplexity every epoch,
+learning-rate halving on plateau and early stopping; atomic checkpoints every epoch and on Ctrl-C; a PNG
+of the loss curves at the end, then samples and held-out perplexity.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from lmkit.checkpoint import load_model
+from lmkit.cliargs import add_data_args, load_dataset, parser, run
+from lmkit.errors import CheckpointError
+
+MODELS = {"rnn": "RNNTheano", "gru": "GRUTheano", "lstm": "LSTMTheano"}
+DATA_KEYS = ("corpus", "vocab_size", "convention", "max_sentences", "valid_fraction", "test_fraction",
+             "split_seed", "no_cache")
+TRAINER_KEYS = ("optimizer", "clip", "bptt", "batch_size", "bucket_width")
+RUN_KEYS = ("epochs", "patience", "seed", "learning_rate")
+
+
+def build_parser():
+    ap = parser(__doc__.splitlines()[0])
+    add_data_args(ap, vocab_size=8000)
+    m = ap.add_argument_group("model")
+    m.add_argument("--model", choices=sorted(MODELS), default="gru")
+    m.add_argument("--hidden-dim", type=int, default=128)
+    m.add_argument("--embed-dim", type=int, default=None, help="GRU/LSTM word-vector size (default: hidden)")
+    m.add_argument("--layers", type=int, default=2, help="GRU/LSTM stacked layers")
+    m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    t = ap.add_argument_group("training")
+    t.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
+    t.add_argument("--learning-rate", type=float, default=0.002)
+    t.add_argument("--clip", type=float, default=5.0, help="max global gradient norm (0: no clipping)")
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--bucket-width", type=int, default=8, help="batch lengths are multiples of this")
+    t.add_argument("--bptt", type=int, default=0, help="truncated BPTT chunk length (0: whole sentences)")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--mode", default=None, help="backend: jax, c or numba (default: see README)")
+    o = ap.add_argument_group("output")
+    o.add_argument("--out", default=None, help="checkpoint path (default: runs/<model>.npz)")
+    o.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
+    o.add_argument("--samples", type=int, default=5, help="sentences to generate at the end")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return ap
+
+
+def build_model(args, word_dim):
+    from gru_theano import GRUTheano, LSTMTheano
+    from rnn_theano import RNNTheano
+
+    common = {"mode": args.mode, "dtype": args.dtype, "seed": args.seed}
+    if args.model == "rnn":
+        return RNNTheano(word_dim, args.hidden_dim, bptt_truncate=-1, **common)
+    cls = GRUTheano if args.model == "gru" else LSTMTheano
+    return cls(word_dim, args.hidden_dim, embed_dim=args.embed_dim, num_layers=args.layers, **common)
+
+
+def main():
+    from lmkit.backend import default_batched_mode
+    from lmkit.fit import FitState, best_path, fit
+    from lmkit.plotting import plot_history
+    from lmkit.sampling import generate_sentences
+    from lmkit.trainer import BatchedTrainer
+
+    ap = build_parser()
+    args = ap.parse_args()
+    args.mode = args.mode or default_batched_mode()
+    state, optimizer_state = None, None
+    if args.resume:
+        model, vocab, meta = load_model(args.resume, mode=args.mode)
+        saved = meta.get("extra", {})
+        if "fit" not in saved:
+            raise CheckpointError(f"{args.resume}: not a checkpoint of scripts/train.py (no training state)")
+        explicit = {a.dest for a in ap._actions if any(opt in sys.argv for opt in a.option_strings)}
+        for key, value in {**saved["data"], **saved["trainer"], **saved["run"]}.items():
+            if key not in explicit or key in DATA_KEYS:
+                setattr(args, key, value)  # the run's own settings, unless overridden (data never is)
+        args.model = {v: k for k, v in MODELS.items()}[meta["model_type"]]
+        args.out = args.out or args.resume
+        state, optimizer_state = FitState.from_dict(saved["fit"]), meta["optimizer_state"]
+        data = load_dataset(args, vocab=vocab)
+        print(f"Resuming {args.resume}: epoch {state.epoch + 1}, batch {state.batch}, lr {state.learning_rate:g}")
+    else:
+        data = load_dataset(args)
+        model = build_model(args, len(data.vocab))
+        state = FitState(learning_rate=args.learning_rate)
+    args.out = args.out or f"runs/{args.model}.npz"
+    print(f"{len(data.train)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
+          f"{len(data.test)} test; vocabulary {len(data.vocab)}")
+    print(f"{model} on the {args.mode} backend, {args.optimizer}, batch {args.batch_size}, "
+          f"bptt {args.bptt or 'full'}")
+
+    trainer = BatchedTrainer(model, args.optimizer, args.clip, args.bptt, args.batch_size, args.bucket_width,
+                             mode=args.mode)
+    if optimizer_state:
+        trainer.optimizer.set_state(optimizer_state)
+    extra = {"data": {k: getattr(args, k) for k in DATA_KEYS},
+             "trainer": {k: getattr(args, k) for k in TRAINER_KEYS},
+             "run": {k: getattr(args, k) for k in RUN_KEYS}}
+    state = fit(trainer, data, state, args.epochs, args.out, seed=args.seed, patience=args.patience,
+                extra=extra, progress=not args.no_progress)
+    png = plot_history(state.history, Path(args.out).with_suffix(".png"), f"{args.model} on {args.corpus}")
+    print(f"Saved {args.out}, the best model {best_path(args.out)} and the loss curves {png}")
+
+    best, _, _ = load_model(best_path(args.out), mode="c") if os.path.exists(best_path(args.out)) else \
+        load_model(args.out, mode="c")
+    best_trainer = BatchedTrainer(best, "sgd", 0, args.bptt, args.batch_size, args.bucket_width, mode=args.mode)
+    for split in ("valid", "test"):
+        if getattr(data, split):
+            print(f"{split} (best model): {best_trainer.evaluate(*data.xy(split))}")
+    for words in generate_sentences(best, data.vocab, args.samples, min_length=5, seed=args.seed):
+        print("  >", " ".join(words))
+
+
+if __name__ == "__main__":
+    run(main)
