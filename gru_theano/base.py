@@ -355,7 +355,10 @@ class RecurrentLM:
         x = pt.ivector("x")  # word indices of the input sentence
         y = pt.ivector("y")  # the next word at every position
         # x_e[t] = E[:, x_t], looked up for the whole sentence before the recurrence.
-        x_emb = self.E[:, x].T  # T x D
+        # x_e[t] = E[:, x_t] as rows, T x D. PyTensor 3.0.7 wrongly refuses the gradient of a one-row gather
+        # ("Runtime broadcasting not allowed", fixed upstream in pytensor#2303), so a one-word sentence
+        # would fail; gathering one extra row and dropping it keeps every gather at two rows or more.
+        x_emb = self.E.T[pt.concatenate([x, x[:1]])][:-1]
         s = self._hidden_states(x_emb)  # T x H
         # o_t = softmax(V s_t + c), for all t at once.
         logits = pt.dot(s, self.V.T) + self.c  # T x C

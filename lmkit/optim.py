@@ -86,7 +86,7 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba) with bias correction."""
+    """Adam (Kingma & Ba) with bias-corrected moments, in the same form as PyTorch's ``torch.optim.Adam``."""
 
     name = "adam"
 
@@ -101,14 +101,14 @@ class Adam(Optimizer):
     def updates(self, grads, lr):
         t = self.state["t"]
         t_new = t + 1
-        step = lr * pt.sqrt(1 - self.beta2 ** t_new) / (1 - self.beta1 ** t_new)
         out = [(t, t_new)]
         for (name, p), g in zip(self.params.items(), grads):
             m, v = self.state[f"m.{name}"], self.state[f"v.{name}"]
             m_new = self.beta1 * m + (1 - self.beta1) * g
             v_new = self.beta2 * v + (1 - self.beta2) * pt.sqr(g)
+            m_hat, v_hat = m_new / (1 - self.beta1 ** t_new), v_new / (1 - self.beta2 ** t_new)
             out += [(m, m_new.astype(m.dtype)), (v, v_new.astype(v.dtype)),
-                    (p, (p - step * m_new / (pt.sqrt(v_new) + self.eps)).astype(p.dtype))]
+                    (p, (p - lr * m_hat / (pt.sqrt(v_hat) + self.eps)).astype(p.dtype))]
         return out
 
 

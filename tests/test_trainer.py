@@ -1,0 +1,229 @@
+"""The batched trainer: agreement with the per-sentence models, optimizers, resume, NaN and crash safety."""
+import json
+import math
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from gru_theano import GRUTheano, LSTMTheano
+from lmkit import checkpoint
+from lmkit.checkpoint import load_model
+from lmkit.data import Dataset, Vocabulary
+from lmkit.data.batching import pad_batch
+from lmkit.errors import TrainingError
+from lmkit.fit import FitState, best_path, fit
+from lmkit.optim import clip_by_global_norm, make_optimizer
+from lmkit.plotting import plot_history
+from lmkit.scoring import Score
+from lmkit.trainer import BatchedTrainer
+from rnn_theano import RNNTheano
+
+C, H = 12, 5
+RNG = np.random.default_rng(0)
+LENGTHS = (3, 7, 5, 1)
+X = [RNG.integers(0, C, n).astype(np.int32) for n in LENGTHS]
+Y = [RNG.integers(0, C, n).astype(np.int32) for n in LENGTHS]
+
+MODELS = {
+    "rnn": lambda: RNNTheano(C, H, bptt_truncate=-1, dtype="float64", seed=1),
+    "gru": lambda: GRUTheano(C, H, dtype="float64", seed=1),
+    "lstm": lambda: LSTMTheano(C, H, embed_dim=3, num_layers=1, dtype="float64", seed=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_batched_graph_equals_per_sentence_models(name):
+    """Padding and masks change nothing: the batched cost and gradients are the per-sentence sums."""
+    model = MODELS[name]()
+    batch = pad_batch(X, Y, length=9, batch_size=6, pad_index=C - 1)  # extra padded steps and empty rows
+    x, y, mask = pt.imatrix(), pt.imatrix(), pt.dmatrix()
+    states = [pt.dmatrix() for _ in range(model.num_states())]
+    cost, _ = model.batched_cost(x, y, mask, states)
+    params = list(model.trainable_params().values())
+    fn = pytensor.function([x, y, mask, *states], [cost, *pytensor.grad(cost, params)], mode="CVM")
+    zeros = [np.zeros((H, 6))] * model.num_states()
+    got_cost, *got_grads = fn(batch.x, batch.y, batch.mask.astype(float), *zeros)
+    want_cost = sum(model.ce_error(a, b) for a, b in zip(X, Y))
+    want_grads = [sum(g) for g in zip(*[model.bptt(a, b) for a, b in zip(X, Y)])]
+    assert got_cost == pytest.approx(want_cost, rel=1e-12)
+    for got, want in zip(got_grads, want_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def make_data(n=40, seed=3):
+    """A small corpus from a Markov chain over C words, so there is something to learn."""
+    rng = np.random.default_rng(seed)
+    table = rng.dirichlet(np.full(C - 2, 0.3), size=C)
+    sents = []
+    for _ in range(n):
+        s = [0]
+        while len(s) < 12 and (len(s) < 3 or rng.random() > 0.15):
+            s.append(2 + int(rng.choice(C - 2, p=table[s[-1]])))
+        s.append(1)
+        sents.append(np.array(s, dtype=np.int32))
+    words = ["SENTENCE_START", "SENTENCE_END"] + [f"w{i}" for i in range(C - 3)] + ["UNKNOWN_TOKEN"]
+    return Dataset(Vocabulary(words), sents[: n - 8], sents[n - 8:])
+
+
+def make_trainer(optimizer="adam", bptt=0, mode="c", batch_size=4):
+    return BatchedTrainer(GRUTheano(C, H, dtype="float64", seed=2, mode=mode), optimizer, clip=1.0, bptt=bptt,
+                          batch_size=batch_size, bucket_width=4, mode=mode)
+
+
+def test_truncated_chunks_carry_the_state_forward():
+    data = make_data()
+    full, chunked = make_trainer(bptt=0), make_trainer(bptt=3)
+    a, b = full.evaluate(*data.xy("valid")), chunked.evaluate(*data.xy("valid"))
+    assert a.words == b.words > 0
+    assert a.total_logprob == pytest.approx(b.total_logprob, rel=1e-12)
+
+
+def test_training_lowers_validation_loss_and_writes_checkpoints(tmp_path):
+    data = make_data()
+    trainer = make_trainer()
+    before = trainer.evaluate(*data.xy("valid")).cross_entropy
+    state = fit(trainer, data, FitState(learning_rate=0.05), epochs=4, out=tmp_path / "m.npz", progress=False,
+                log=lambda *a: None)
+    assert [h["epoch"] for h in state.history] == [1, 2, 3, 4]
+    assert state.history[-1]["valid_loss"] < before - 0.2
+    model, vocab, meta = load_model(tmp_path / "m.npz")
+    assert vocab == data.vocab and meta["extra"]["fit"]["epoch"] == 4
+    assert set(meta["optimizer_state"]) == set(trainer.optimizer.get_state())
+    assert best_path(tmp_path / "m.npz").exists()
+    png = plot_history(state.history, tmp_path / "m.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def params_of(trainer):
+    return {k: np.asarray(v.get_value()) for k, v in trainer.params.items()}
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    data = make_data()
+    quiet = {"progress": False, "log": lambda *a: None}
+    straight = make_trainer()
+    fit(straight, data, FitState(learning_rate=0.05), epochs=3, out=tmp_path / "a.npz", seed=7, **quiet)
+
+    # Interrupt the second run in the middle of epoch 2 (as Ctrl-C would), then resume from its checkpoint.
+    interrupted = make_trainer()
+    first_epoch = len(interrupted.batches(*data.xy("train"), 7, 0))
+    calls = {"n": 0}
+    real_step = BatchedTrainer.train_batch
+
+    def step_then_interrupt(self, batch, lr):
+        calls["n"] += 1
+        if calls["n"] == first_epoch + 3:  # the third batch of epoch 2
+            raise KeyboardInterrupt
+        return real_step(self, batch, lr)
+
+    monkeypatch.setattr(BatchedTrainer, "train_batch", step_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupted, data, FitState(learning_rate=0.05), epochs=3, out=tmp_path / "b.npz", seed=7, **quiet)
+    monkeypatch.setattr(BatchedTrainer, "train_batch", real_step)
+
+    model, _, meta = load_model(tmp_path / "b.npz", dtype="float64")
+    state = FitState.from_dict(meta["extra"]["fit"])
+    assert (state.epoch, state.batch) == (1, 2)
+    resumed = BatchedTrainer(model, "adam", clip=1.0, bptt=0, batch_size=4, bucket_width=4, mode="c")
+    resumed.optimizer.set_state(meta["optimizer_state"])
+    fit(resumed, data, state, epochs=3, out=tmp_path / "b.npz", seed=7, **quiet)
+    want, got = params_of(straight), params_of(resumed)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-12)
+    straight_history = load_model(tmp_path / "a.npz")[2]["extra"]["fit"]["history"]
+    for key in ("epoch", "train_loss", "valid_loss", "learning_rate"):
+        assert [h[key] for h in state.history] == pytest.approx([h[key] for h in straight_history], rel=1e-12)
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    data = make_data()
+    trainer = make_trainer()
+    out = tmp_path / "m.npz"
+    state = fit(trainer, data, FitState(learning_rate=0.05), epochs=1, out=out, progress=False, log=lambda *a: None)
+    good = out.read_bytes()
+    poisoned = np.asarray(trainer.params["V"].get_value()).copy()
+    poisoned[0, 0] = np.nan
+    trainer.params["V"].set_value(poisoned)
+    with pytest.raises(TrainingError, match=r"loss became nan .*at epoch 2, batch 1; training stopped, the last good "
+                                            r"checkpoint is kept"):
+        fit(trainer, data, state, epochs=2, out=out, progress=False, log=lambda *a: None)
+    assert out.read_bytes() == good
+    model, _, _ = load_model(out)
+    assert all(np.all(np.isfinite(v)) for v in model.get_params().values())
+
+
+def test_checkpoint_interrupted_mid_write_leaves_the_previous_one(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    checkpoint.atomic_savez(path, {"a": np.arange(3)})
+    before = path.read_bytes()
+
+    def crash_mid_write(fh, **arrays):
+        fh.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint.np, "savez", crash_mid_write)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.atomic_savez(path, {"a": np.arange(5)})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left behind
+
+
+def test_learning_rate_halves_on_plateau_and_training_stops_early(tmp_path, monkeypatch):
+    data = make_data()
+    trainer = make_trainer(optimizer="sgd")
+    scripted = iter([3.0, 2.5, 2.6, 2.55, 2.7, 1.0])  # improve, improve, worse, worse (stop at patience 2)
+    monkeypatch.setattr(trainer, "evaluate", lambda X, Y: Score(len(X), 100, -100 * next(scripted)))
+    state = fit(trainer, data, FitState(learning_rate=0.4), epochs=10, out=tmp_path / "m.npz", patience=2,
+                progress=False, log=lambda *a: None)
+    assert [h["learning_rate"] for h in state.history] == [0.4, 0.4, 0.4, 0.2]
+    assert state.learning_rate == 0.1 and state.finished and len(state.history) == 4
+
+
+def test_optimizers_match_numpy_on_the_same_gradients():
+    rng = np.random.default_rng(4)
+    p0 = rng.normal(size=(3, 2))
+    g_val = rng.normal(size=(3, 2))
+    for name in ("sgd", "rmsprop", "adam"):
+        p = pytensor.shared(p0.copy())
+        opt = make_optimizer(name, {"p": p})
+        g = pt.dmatrix("g")
+        lr = pt.dscalar("lr")
+        step = pytensor.function([g, lr], [], updates=opt.updates([g], lr), mode="CVM")
+        want, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+        for t in (1, 2):
+            step(g_val * t, 0.1)
+            gt = g_val * t
+            if name == "sgd":
+                want = want - 0.1 * gt
+            elif name == "rmsprop":
+                m = 0.9 * m + 0.1 * gt ** 2
+                want = want - 0.1 * gt / np.sqrt(m + 1e-6)
+            else:
+                m = 0.9 * m + 0.1 * gt
+                v = 0.999 * v + 0.001 * gt ** 2
+                want = want - 0.1 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        np.testing.assert_allclose(p.get_value(), want, rtol=1e-12, err_msg=name)
+
+
+def test_global_norm_clipping():
+    a, b = pt.dvector(), pt.dvector()
+    (ca, cb), norm = clip_by_global_norm([a, b], 1.0)
+    fn = pytensor.function([a, b], [ca, cb, norm], mode="CVM")
+    got_a, got_b, got_norm = fn(np.array([3.0, 0.0]), np.array([0.0, 4.0]))
+    assert got_norm == pytest.approx(5.0)
+    assert math.hypot(*got_a, *got_b) == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(got_a / got_b.max(), [0.75, 0.0])
+    small_a, _, _ = fn(np.array([0.3, 0.0]), np.array([0.0, 0.4]))
+    np.testing.assert_allclose(small_a, [0.3, 0.0])  # under the limit: unchanged
+
+
+def test_jax_backend_gives_the_same_loss_as_c():
+    pytest.importorskip("jax")
+    data = make_data()
+    c_score = make_trainer(mode="c").evaluate(*data.xy("valid"))
+    jax_trainer = make_trainer(mode="jax")
+    jax_score = jax_trainer.evaluate(*data.xy("valid"))
+    assert jax_score.total_logprob == pytest.approx(c_score.total_logprob, rel=1e-6)
+    assert jax_trainer.compiles == len({b.x.shape for b in jax_trainer.batches(*data.xy("valid"), 0, 0)})
