@@ -1,0 +1,72 @@
+"""Part 4's per-sentence training loop and scripts/train_gru.py: shuffling, callbacks, exact resume."""
+import numpy as np
+import pytest
+
+from gru_theano import GRUTheano
+from gru_theano.train import epoch_order, train_with_sgd
+from lmkit.checkpoint import load_checkpoint, load_model, save_model
+
+from .conftest import run_script
+
+C, H = 10, 4
+RNG = np.random.default_rng(5)
+X = [RNG.integers(0, C, n).astype(np.int32) for n in RNG.integers(2, 7, size=12)]
+Y = [RNG.integers(0, C, len(x)).astype(np.int32) for x in X]
+
+
+def model():
+    return GRUTheano(C, H, dtype="float64", seed=3)
+
+
+def test_every_epoch_visits_every_sentence_once_in_a_seeded_order():
+    a, b = epoch_order(12, 0, 0), epoch_order(12, 0, 1)
+    assert sorted(a) == list(range(12)) and not np.array_equal(a, b)
+    assert np.array_equal(a, epoch_order(12, 0, 0))
+
+
+def test_callbacks_fire_every_n_examples():
+    seen = []
+    total = train_with_sgd(model(), X, Y, nepoch=2, callback_every=5,
+                           callback=lambda m, n, epoch, index: seen.append((n, epoch, index)))
+    assert total == 24
+    assert seen == [(5, 0, 5), (10, 0, 10), (15, 1, 3), (20, 1, 8)]
+
+
+def test_resume_from_a_checkpoint_mid_epoch_is_exact(tmp_path):
+    straight = model()
+    train_with_sgd(straight, X, Y, learning_rate=0.01, nepoch=2, seed=4)
+
+    class Stop(Exception):
+        pass
+
+    def save_and_stop(m, n, epoch, index):
+        save_model(tmp_path / "m.npz", m, extra={"epoch": epoch, "index": index})
+        raise Stop
+
+    with pytest.raises(Stop):
+        train_with_sgd(model(), X, Y, learning_rate=0.01, nepoch=2, seed=4, callback_every=17,
+                       callback=save_and_stop)
+    resumed, _, meta = load_model(tmp_path / "m.npz", dtype="float64")
+    assert (meta["extra"]["epoch"], meta["extra"]["index"]) == (1, 5)
+    assert np.any(resumed.get_params()["mE"] != 0)  # the RMSprop caches travel with the weights
+    train_with_sgd(resumed, X, Y, learning_rate=0.01, nepoch=2, seed=4, start_epoch=1, start_index=5)
+    for name, value in straight.get_params().items():
+        np.testing.assert_allclose(resumed.get_params()[name], value, rtol=0, atol=1e-13, err_msg=name)
+
+
+def test_train_gru_script_reports_and_resumes(tmp_path):
+    out = tmp_path / "gru.npz"
+    common = ["--corpus", "shakespeare:macbeth", "--max-sentences", "120", "--vocab-size", "80",
+              "--hidden-dim", "6", "--print-every", "50", "--samples", "1", "--min-length", "1"]
+    first = run_script("train_gru.py", *common, "--epochs", "1", "--out", out)
+    assert first.returncode == 0, first.stderr
+    assert "SGD Step time:" in first.stdout and first.stdout.count("loss:") == 3  # at 50, 100 and the end (108)
+    meta = load_checkpoint(out)[1]
+    assert meta["model_type"] == "GRUTheano" and meta["vocab"]["words"][:2] == ["<MASK/>", "UNKNOWN_TOKEN"]
+    assert meta["extra"]["part4"] == {"epoch": 1, "index": 0, "num_examples_seen": 108}
+    second = run_script("train_gru.py", "--resume", out, "--epochs", "2")
+    assert second.returncode == 0, second.stderr
+    assert "Resuming" in second.stdout and "valid:" in second.stdout
+    assert load_checkpoint(out)[1]["extra"]["part4"]["num_examples_seen"] == 216
+    missing = run_script("train_gru.py", "--resume", tmp_path / "nope.npz")
+    assert missing.returncode == 2 and "no such checkpoint file" in missing.stderr
