@@ -33,9 +33,10 @@ def limit_blas_threads(n=None):
     GRU layer's backward pass over 20 steps of a 32-sentence batch took 1.9 s with 2 threads under load
     and 0.02 s with 1.
     """
+    n = int(n or os.environ.get("RNNLM_BLAS_THREADS", 1))
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS, so that there is a library to limit)
     from threadpoolctl import threadpool_limits
 
-    n = int(n or os.environ.get("RNNLM_BLAS_THREADS", 1))
     threadpool_limits(limits=n, user_api="blas")
     return n
 

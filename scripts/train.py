@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from lmkit.checkpoint import load_model
+from lmkit.checkpoint import OPTIMIZER_PREFIX, load_checkpoint, load_model
 from lmkit.cliargs import add_data_args, load_dataset, parser, run
 from lmkit.errors import CheckpointError
 
@@ -112,13 +112,16 @@ def main():
     png = plot_history(state.history, Path(args.out).with_suffix(".png"), f"{args.model} on {args.corpus}")
     print(f"Saved {args.out}, the best model {best_path(args.out)} and the loss curves {png}")
 
-    best, _, _ = load_model(best_path(args.out), mode="c") if os.path.exists(best_path(args.out)) else \
-        load_model(args.out, mode="c")
-    best_trainer = BatchedTrainer(best, "sgd", 0, args.bptt, args.batch_size, args.bucket_width, mode=args.mode)
+    best = best_path(args.out) if os.path.exists(best_path(args.out)) else args.out
+    best_params, _ = load_checkpoint(best)
+    model.set_params({k: v for k, v in best_params.items() if not k.startswith(OPTIMIZER_PREFIX)})
     for split in ("valid", "test"):
         if getattr(data, split):
-            print(f"{split} (best model): {best_trainer.evaluate(*data.xy(split))}")
-    for words in generate_sentences(best, data.vocab, args.samples, min_length=5, seed=args.seed):
+            print(f"{split} (best model): {trainer.evaluate(*data.xy(split))}")
+    # Sampling runs the per-sentence graph, one new length per word: compiled once in C, not per length in JAX.
+    sampler = model if args.mode == "c" else type(model)(**model.hparams(), mode="c", dtype=args.dtype)
+    sampler.set_params(model.get_params())
+    for words in generate_sentences(sampler, data.vocab, args.samples, min_length=5, seed=args.seed):
         print("  >", " ".join(words))
 
 

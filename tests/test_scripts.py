@@ -93,3 +93,21 @@ def test_bad_checkpoints_are_refused(trained, tmp_path):
                     {k: v for k, v in load_checkpoint(out)[1].items() if k not in ("format", "version")})
     proc = run_script("score.py", broken, "--text", "hello")
     assert proc.returncode == 2 and "weights do not fit" in proc.stderr
+
+
+def test_batched_train_script_runs_resumes_and_plots(tmp_path):
+    out = tmp_path / "rnn.npz"
+    common = [*SMALL, "--model", "rnn", "--hidden-dim", "6", "--batch-size", "8", "--mode", "c",
+              "--samples", "2", "--no-progress", "--out", out]
+    first = run_script("train.py", *common, "--epochs", "1")
+    assert first.returncode == 0, first.stderr
+    assert "epoch 1: train loss" in first.stdout and "test (best model):" in first.stdout
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    second = run_script("train.py", "--resume", out, "--epochs", "2", "--no-progress")
+    assert second.returncode == 0, second.stderr
+    assert "Resuming" in second.stdout and "epoch 2: train loss" in second.stdout
+    meta = load_checkpoint(out)[1]
+    assert meta["model_type"] == "RNNTheano" and meta["extra"]["fit"]["epoch"] == 2
+    assert len(meta["extra"]["fit"]["history"]) == 2
+    wrong = run_script("train.py", "--resume", tmp_path / "missing.npz")
+    assert wrong.returncode == 2 and "no such checkpoint file" in wrong.stderr
