@@ -23,6 +23,9 @@ import warnings
 
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
 logging.getLogger("pytensor.tensor.blas").setLevel(logging.ERROR)
+# PyTensor 3.0.7's JAX translation of the gather gradient (AdvancedIncSubtensor1) scatters a float64 zero
+# into float32 buffers; JAX 0.10 casts it safely and warns on every compile. Harmless at the pinned versions.
+warnings.filterwarnings("ignore", message="scatter inputs have incompatible types", category=FutureWarning)
 
 
 def limit_blas_threads(n=None):

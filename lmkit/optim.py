@@ -106,7 +106,8 @@ class Adam(Optimizer):
             m, v = self.state[f"m.{name}"], self.state[f"v.{name}"]
             m_new = self.beta1 * m + (1 - self.beta1) * g
             v_new = self.beta2 * v + (1 - self.beta2) * pt.sqr(g)
-            m_hat, v_hat = m_new / (1 - self.beta1 ** t_new), v_new / (1 - self.beta2 ** t_new)
+            m_hat = m_new / (1 - self.beta1 ** t_new).astype(m.dtype)
+            v_hat = v_new / (1 - self.beta2 ** t_new).astype(v.dtype)
             out += [(m, m_new.astype(m.dtype)), (v, v_new.astype(v.dtype)),
                     (p, (p - lr * m_hat / (pt.sqrt(v_hat) + self.eps)).astype(p.dtype))]
         return out

@@ -11,8 +11,10 @@ hidden state is carried from one chunk to the next, and gradients stop at chunk 
 backpropagates through whole sentences.
 
 With the JAX backend every distinct array shape is a separate compile, so shapes are kept few: batches are
-padded to bucket lengths (multiples of ``bucket_width``, or of ``bptt``) and always have ``batch_size``
-columns. The progress bar shows how many graphs have been compiled so far.
+padded to bucket lengths (multiples of ``bucket_width``) and always have ``batch_size`` columns, and with
+``bptt=k`` every chunk is ``k`` steps long except a batch's last, which is a multiple of the bucket width:
+at most ``k / bucket_width`` shapes however long the sentences. The progress bar shows how many graphs
+have been compiled so far.
 
 A model must provide ``trainable_params()``, ``num_states()`` and ``batched_cost(x, y, mask, states)``.
 """
@@ -37,7 +39,10 @@ class BatchedTrainer:
         self.clip = clip
         self.bptt = int(bptt)
         self.batch_size = int(batch_size)
-        self.bucket_width = self.bptt if self.bptt > 0 else int(bucket_width)
+        self.bucket_width = int(bucket_width)
+        if self.bptt > 0 and self.bptt % self.bucket_width:
+            raise ValueError(f"the BPTT chunk length {self.bptt} must be a multiple of the bucket width "
+                             f"{self.bucket_width}, so that chunks come in few shapes")
         self.mode = pytensor_mode(mode if mode is not None else getattr(model, "mode", None))
         self.static_shapes = self.mode == "JAX"
         self.dtype = model.dtype

@@ -41,7 +41,9 @@ def build_parser():
     t.add_argument("--clip", type=float, default=5.0, help="max global gradient norm (0: no clipping)")
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--bucket-width", type=int, default=8, help="batch lengths are multiples of this")
-    t.add_argument("--bptt", type=int, default=0, help="truncated BPTT chunk length (0: whole sentences)")
+    t.add_argument("--bptt", type=int, default=32,
+                   help="truncated BPTT chunk length, a multiple of the bucket width (0: whole sentences). Chunks keep "
+                        "the number of distinct shapes, and so of JAX compiles, small")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping")
     t.add_argument("--seed", type=int, default=0)
