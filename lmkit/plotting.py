@@ -7,6 +7,7 @@ def plot_history(history, path, title=None):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -15,6 +16,7 @@ def plot_history(history, path, title=None):
     if valid:
         ax.plot(*zip(*valid), "s-", label="validation")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("cross-entropy (nats per word)")
     ax.set_title(title or "loss per epoch")
     ax.grid(alpha=0.3)
