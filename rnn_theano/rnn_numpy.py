@@ -72,7 +72,19 @@ def check_params(params, shapes):
             raise ValueError(f"parameter {name!r} has shape {got}, expected {shape}")
 
 
-class RNNNumpy:
+class RNNSizes:
+    """The checkpoint description both RNN classes share: constructor sizes and the shapes of U, V, W."""
+
+    def hparams(self):
+        return {"word_dim": self.word_dim, "hidden_dim": self.hidden_dim,
+                "bptt_truncate": self.bptt_truncate}
+
+    def param_shapes(self):
+        C, H = self.word_dim, self.hidden_dim
+        return {"U": (H, C), "V": (C, H), "W": (H, H)}
+
+
+class RNNNumpy(RNNSizes):
     """The tutorial's RNN language model, every step written out in numpy.
 
     ``bptt_truncate=k`` limits how far back the error of each output travels during backpropagation
@@ -202,14 +214,6 @@ class RNNNumpy:
         self.W -= learning_rate * dLdW
 
     # ---- checkpoint protocol (lmkit.checkpoint) ----------------------------------------------------
-
-    def hparams(self):
-        return {"word_dim": self.word_dim, "hidden_dim": self.hidden_dim,
-                "bptt_truncate": self.bptt_truncate}
-
-    def param_shapes(self):
-        C, H = self.word_dim, self.hidden_dim
-        return {"U": (H, C), "V": (C, H), "W": (H, H)}
 
     def get_params(self):
         return {"U": self.U.copy(), "V": self.V.copy(), "W": self.W.copy()}

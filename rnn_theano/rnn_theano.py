@@ -18,10 +18,10 @@ from lmkit.backend import pytensor_mode
 from lmkit.batched_output import output_nll
 
 from .gradcheck import gradient_check
-from .rnn_numpy import as_indices, check_params, uniform_init
+from .rnn_numpy import RNNSizes, as_indices, check_params, uniform_init
 
 
-class RNNTheano:
+class RNNTheano(RNNSizes):
     """The tutorial's RNN language model compiled with PyTensor.
 
     Compiled functions (each compiled on first use, then kept): :meth:`forward_propagation` (x -> o),
@@ -182,14 +182,6 @@ class RNNTheano:
         return self.calculate_total_loss(X, Y) / num_words
 
     # ---- checkpoint protocol (lmkit.checkpoint) ----------------------------------------------------
-
-    def hparams(self):
-        return {"word_dim": self.word_dim, "hidden_dim": self.hidden_dim,
-                "bptt_truncate": self.bptt_truncate}
-
-    def param_shapes(self):
-        C, H = self.word_dim, self.hidden_dim
-        return {"U": (H, C), "V": (C, H), "W": (H, H)}
 
     def get_params(self):
         return {name: np.array(getattr(self, name).get_value(), copy=True) for name in ("U", "V", "W")}

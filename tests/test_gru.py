@@ -12,20 +12,13 @@ from gru_theano import (GRUTheano, LSTMTheano, hard_sigmoid, load_model_paramete
 from lmkit import checkpoint
 from lmkit.errors import CheckpointError
 
+from .helpers import QUIET, randomized
+
 pytestmark = pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS")
 
 C, H = 10, 4                      # vocabulary and hidden size of the small test models
 X = [0, 3, 7, 3, 9, 1, 5]         # a sentence with a repeated word
 Y = [3, 7, 3, 9, 1, 5, 2]         # its next words
-QUIET = {"log": lambda *args: None}
-
-
-def randomized(model, seed, scale=0.6):
-    """Give every weight (biases included, so a mixed-up bias block shows) a random value."""
-    rng = np.random.RandomState(seed)
-    model.set_params({name: rng.uniform(-scale, scale, var.get_value().shape)
-                      for name, var in model.params.items()}, with_cache=False)
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,13 @@ from gru_theano import GRUTheano, LSTMTheano, load_model_parameters_theano, nume
 from lmkit import checkpoint
 from lmkit.errors import CheckpointError
 
+from .helpers import QUIET, randomized
+
 pytestmark = pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS")
 
 C, H = 10, 4
 X = [0, 3, 7, 3, 9, 1, 5]
 Y = [3, 7, 3, 9, 1, 5, 2]
-QUIET = {"log": lambda *args: None}
-
-
-def randomized(model, seed, scale=0.6):
-    rng = np.random.RandomState(seed)
-    model.set_params({name: rng.uniform(-scale, scale, var.get_value().shape)
-                      for name, var in model.params.items()}, with_cache=False)
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -4,25 +4,9 @@ import pytest
 
 from rnn_theano.rnn_numpy import RNNNumpy, softmax, uniform_init
 
+from .helpers import markov_corpus
+
 C, H = 10, 5          # vocabulary and hidden sizes: small, so finite differences over every weight are cheap
-
-
-def markov_corpus(num_sentences, word_dim, seed):
-    """Sentences from a random Markov chain: word 0 starts, word 1 ends, each word has 2 successors.
-
-    Returns ``(X, Y)`` with ``Y`` = ``X`` shifted by one, as for a language model.
-    """
-    rng = np.random.RandomState(seed)
-    successors = [rng.choice(np.arange(2, word_dim), 2, replace=False) for _ in range(word_dim)]
-    X, Y = [], []
-    for _ in range(num_sentences):
-        sentence = [0]
-        for _ in range(rng.randint(4, 11)):
-            sentence.append(int(rng.choice(successors[sentence[-1]])))
-        sentence.append(1)
-        X.append(sentence[:-1])
-        Y.append(sentence[1:])
-    return X, Y
 
 
 def loss_from_state(U, V, W, s_start, x, y):

@@ -12,27 +12,14 @@ from lmkit.errors import CheckpointError, TrainingError
 from rnn_theano import (RNNNumpy, RNNTheano, gradient_check_theano, load_model_parameters_theano,
                         save_model_parameters_theano, train_with_sgd)
 
+from .helpers import markov_corpus
+
 C, H, K = 10, 5, 3          # vocabulary, hidden size, truncation of the truncated model
 PRETRAINED = Path(__file__).resolve().parents[2] / "shared/data/trained-model-theano.npz"
 
 
 def quiet(msg):
     pass
-
-
-def markov_corpus(num_sentences, word_dim, seed):
-    """Sentences from a random Markov chain (0 starts, 1 ends, each word has 2 successors)."""
-    rng = np.random.RandomState(seed)
-    successors = [rng.choice(np.arange(2, word_dim), 2, replace=False) for _ in range(word_dim)]
-    X, Y = [], []
-    for _ in range(num_sentences):
-        sentence = [0]
-        for _ in range(rng.randint(4, 11)):
-            sentence.append(int(rng.choice(successors[sentence[-1]])))
-        sentence.append(1)
-        X.append(sentence[:-1])
-        Y.append(sentence[1:])
-    return X, Y
 
 
 def last_k_reference(params, x, y, k):

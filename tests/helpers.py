@@ -1,0 +1,30 @@
+"""Small fixtures shared by several test files: toy corpora and weight randomisation."""
+import numpy as np
+
+QUIET = {"log": lambda *args: None}
+
+
+def markov_corpus(num_sentences, word_dim, seed):
+    """Sentences from a random Markov chain: word 0 starts, word 1 ends, each word has 2 successors.
+
+    Returns ``(X, Y)`` with ``Y`` = ``X`` shifted by one, as for a language model.
+    """
+    rng = np.random.RandomState(seed)
+    successors = [rng.choice(np.arange(2, word_dim), 2, replace=False) for _ in range(word_dim)]
+    X, Y = [], []
+    for _ in range(num_sentences):
+        sentence = [0]
+        for _ in range(rng.randint(4, 11)):
+            sentence.append(int(rng.choice(successors[sentence[-1]])))
+        sentence.append(1)
+        X.append(sentence[:-1])
+        Y.append(sentence[1:])
+    return X, Y
+
+
+def randomized(model, seed, scale=0.6):
+    """Give every weight of a GRU/LSTM (biases included, so a mixed-up bias block shows) a random value."""
+    rng = np.random.RandomState(seed)
+    model.set_params({name: rng.uniform(-scale, scale, var.get_value().shape)
+                      for name, var in model.params.items()}, with_cache=False)
+    return model
