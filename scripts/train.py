@@ -34,6 +34,8 @@ def build_parser():
     m.add_argument("--hidden-dim", type=int, default=128)
     m.add_argument("--embed-dim", type=int, default=None, help="GRU/LSTM word-vector size (default: hidden)")
     m.add_argument("--layers", type=int, default=2, help="GRU/LSTM stacked layers")
+    m.add_argument("--gate", choices=["hard", "sigmoid"], default=None,
+                   help="GRU/LSTM gate squashing (default: the model's own, hard for the GRU, sigmoid for the LSTM)")
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     t = ap.add_argument_group("training")
     t.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
@@ -64,7 +66,8 @@ def build_model(args, word_dim):
     if args.model == "rnn":
         return RNNTheano(word_dim, args.hidden_dim, bptt_truncate=-1, **common)
     cls = GRUTheano if args.model == "gru" else LSTMTheano
-    return cls(word_dim, args.hidden_dim, embed_dim=args.embed_dim, num_layers=args.layers, **common)
+    gate = {"gate": args.gate} if args.gate else {}
+    return cls(word_dim, args.hidden_dim, embed_dim=args.embed_dim, num_layers=args.layers, **gate, **common)
 
 
 def main():
