@@ -74,10 +74,12 @@ def make_trainer(optimizer="adam", bptt=0, mode="c", batch_size=4):
 
 def test_truncated_chunks_carry_the_state_forward():
     data = make_data()
-    full, chunked = make_trainer(bptt=0), make_trainer(bptt=3)
+    full, chunked = make_trainer(bptt=0), make_trainer(bptt=4)  # batches of up to 12 steps: 1-3 chunks
     a, b = full.evaluate(*data.xy("valid")), chunked.evaluate(*data.xy("valid"))
     assert a.words == b.words > 0
     assert a.total_logprob == pytest.approx(b.total_logprob, rel=1e-12)
+    with pytest.raises(ValueError, match="chunk length 3 must be a multiple of the bucket width 4"):
+        make_trainer(bptt=3)
 
 
 def test_training_lowers_validation_loss_and_writes_checkpoints(tmp_path):
