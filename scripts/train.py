@@ -33,7 +33,9 @@ def build_parser():
     m.add_argument("--model", choices=sorted(MODELS), default="gru")
     m.add_argument("--hidden-dim", type=int, default=128)
     m.add_argument("--embed-dim", type=int, default=None, help="GRU/LSTM word-vector size (default: hidden)")
-    m.add_argument("--layers", type=int, default=2, help="GRU/LSTM stacked layers")
+    m.add_argument("--layers", type=int, default=1,
+                   help="GRU/LSTM stacked layers (the tutorial's GRU has 2; at budgets of minutes the second layer "
+                        "slowed learning down, see README)")
     m.add_argument("--gate", choices=["hard", "sigmoid"], default=None,
                    help="GRU/LSTM gate squashing (default: the model's own, hard for the GRU, sigmoid for the LSTM)")
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
