@@ -1,8 +1,35 @@
-"""Command-line pieces every script shares: the data flags and the one-line error exit."""
+"""Command-line pieces every script shares: the data flags, resuming settings, the one-line error exit."""
 import argparse
+import os
 import sys
 
 from .errors import RNNLMError
+
+
+# The data flags a checkpoint records, so that scoring and resuming rebuild the very same splits.
+DATA_KEYS = ("corpus", "vocab_size", "convention", "max_sentences", "valid_fraction", "test_fraction",
+             "split_seed", "no_cache")
+
+
+def env_default(name, default, cast):
+    """A flag's default from the tutorial's environment variable ``name`` when it is set."""
+    return cast(os.environ[name]) if os.environ.get(name) else default
+
+
+def settings(args, keys):
+    return {k: getattr(args, k) for k in keys}
+
+
+def restore_settings(parser, args, saved, argv=None):
+    """On ``--resume``: take the run's saved settings, except flags given again on this command line.
+
+    The data settings are always the saved ones: another corpus or split would silently change the run.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    explicit = {a.dest for a in parser._actions if any(opt in argv for opt in a.option_strings)}
+    for key, value in saved.items():
+        if key not in explicit or key in DATA_KEYS:
+            setattr(args, key, value)
 
 
 def add_data_args(parser, vocab_size=8000, convention="part2"):

@@ -11,7 +11,7 @@ derivatives of the summed cross-entropy. PyTensor compiles the result to C (or N
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.special import log_softmax, softmax
+from pytensor.tensor.special import softmax
 
 from lmkit.backend import pytensor_mode
 

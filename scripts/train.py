@@ -10,18 +10,14 @@ the recurrence; Adam (or SGD / RMSprop) with global-norm clipping; validation pe
 learning-rate halving on plateau and early stopping; atomic checkpoints every epoch and on Ctrl-C; a PNG
 of the loss curves at the end, then samples and held-out perplexity.
 """
-import argparse
 import os
-import sys
 from pathlib import Path
 
 from lmkit.checkpoint import OPTIMIZER_PREFIX, load_checkpoint, load_model
-from lmkit.cliargs import add_data_args, load_dataset, parser, run
+from lmkit.cliargs import DATA_KEYS, add_data_args, load_dataset, parser, restore_settings, run, settings
 from lmkit.errors import CheckpointError
 
 MODELS = {"rnn": "RNNTheano", "gru": "GRUTheano", "lstm": "LSTMTheano"}
-DATA_KEYS = ("corpus", "vocab_size", "convention", "max_sentences", "valid_fraction", "test_fraction",
-             "split_seed", "no_cache")
 TRAINER_KEYS = ("optimizer", "clip", "bptt", "batch_size", "bucket_width")
 RUN_KEYS = ("epochs", "patience", "seed", "learning_rate")
 
@@ -88,10 +84,7 @@ def main():
         saved = meta.get("extra", {})
         if "fit" not in saved:
             raise CheckpointError(f"{args.resume}: not a checkpoint of scripts/train.py (no training state)")
-        explicit = {a.dest for a in ap._actions if any(opt in sys.argv for opt in a.option_strings)}
-        for key, value in {**saved["data"], **saved["trainer"], **saved["run"]}.items():
-            if key not in explicit or key in DATA_KEYS:
-                setattr(args, key, value)  # the run's own settings, unless overridden (data never is)
+        restore_settings(ap, args, {**saved["data"], **saved["trainer"], **saved["run"]})
         args.model = {v: k for k, v in MODELS.items()}[meta["model_type"]]
         args.out = args.out or args.resume
         state, optimizer_state = FitState.from_dict(saved["fit"]), meta["optimizer_state"]
@@ -111,9 +104,9 @@ def main():
                              mode=args.mode)
     if optimizer_state:
         trainer.optimizer.set_state(optimizer_state)
-    extra = {"data": {k: getattr(args, k) for k in DATA_KEYS},
-             "trainer": {k: getattr(args, k) for k in TRAINER_KEYS},
-             "run": {k: getattr(args, k) for k in RUN_KEYS}}
+    extra = {"data": settings(args, DATA_KEYS),
+             "trainer": settings(args, TRAINER_KEYS),
+             "run": settings(args, RUN_KEYS)}
     state = fit(trainer, data, state, args.epochs, args.out, seed=args.seed, patience=args.patience,
                 extra=extra, progress=not args.no_progress)
     png = plot_history(state.history, Path(args.out).with_suffix(".png"), f"{args.model} on {args.corpus}")

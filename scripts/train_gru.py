@@ -10,35 +10,28 @@ MODEL_OUTPUT_FILE) still work, and flags override both:
     python scripts/train_gru.py --resume runs/gru-part4.npz
     python scripts/train_gru.py --cell lstm
 """
-import argparse
-import os
-import sys
 import time
 
 from tqdm import tqdm
 
 from lmkit.checkpoint import load_model, save_model
-from lmkit.cliargs import add_data_args, load_dataset, parser, run
+from lmkit.cliargs import (DATA_KEYS, add_data_args, env_default, load_dataset, parser, restore_settings, run,
+                           settings)
 from lmkit.errors import CheckpointError
 from lmkit.sampling import generate_sentences
 from lmkit.scoring import score_corpus
 
-DATA_KEYS = ("corpus", "vocab_size", "convention", "max_sentences", "valid_fraction", "test_fraction",
-             "split_seed", "no_cache")
 RUN_KEYS = ("learning_rate", "decay", "epochs", "print_every", "loss_subsample", "seed", "cell")
 
-
-def env(name, default, cast):
-    return cast(os.environ[name]) if os.environ.get(name) else default
 
 
 def build_parser():
     ap = parser(__doc__.splitlines()[0])
-    add_data_args(ap, vocab_size=env("VOCABULARY_SIZE", 2000, int), convention="part4")
+    add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 2000, int), convention="part4")
     m = ap.add_argument_group("model")
     m.add_argument("--cell", choices=["gru", "lstm"], default="gru")
-    m.add_argument("--hidden-dim", type=int, default=env("HIDDEN_DIM", 128, int))
-    m.add_argument("--embed-dim", type=int, default=env("EMBEDDING_DIM", None, int),
+    m.add_argument("--hidden-dim", type=int, default=env_default("HIDDEN_DIM", 128, int))
+    m.add_argument("--embed-dim", type=int, default=env_default("EMBEDDING_DIM", None, int),
                    help="word-vector size; the tutorial's code ties it to the hidden size (its EMBEDDING_DIM=48 "
                         "was never used), so the default is the hidden size")
     m.add_argument("--layers", type=int, default=2)
@@ -47,15 +40,15 @@ def build_parser():
     m.add_argument("--mode", default=None, help="backend: c, numba, jax or python (default: c)")
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     t = ap.add_argument_group("training")
-    t.add_argument("--learning-rate", type=float, default=env("LEARNING_RATE", 0.001, float))
+    t.add_argument("--learning-rate", type=float, default=env_default("LEARNING_RATE", 0.001, float))
     t.add_argument("--decay", type=float, default=0.9, help="RMSprop decay")
-    t.add_argument("--epochs", type=int, default=env("NEPOCH", 20, int))
-    t.add_argument("--print-every", type=int, default=env("PRINT_EVERY", 25000, int),
+    t.add_argument("--epochs", type=int, default=env_default("NEPOCH", 20, int))
+    t.add_argument("--print-every", type=int, default=env_default("PRINT_EVERY", 25000, int),
                    help="examples between reports (loss, samples, checkpoint)")
     t.add_argument("--loss-subsample", type=int, default=10000, help="training sentences the loss is computed on")
     t.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
     o = ap.add_argument_group("output")
-    o.add_argument("--out", default=env("MODEL_OUTPUT_FILE", None, str),
+    o.add_argument("--out", default=env_default("MODEL_OUTPUT_FILE", None, str),
                    help="checkpoint path (default: runs/<cell>-part4.npz)")
     o.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
     o.add_argument("--samples", type=int, default=10)
@@ -76,10 +69,7 @@ def main():
         saved = meta["extra"]
         if "part4" not in saved:
             raise CheckpointError(f"{args.resume}: not a checkpoint of scripts/train_gru.py")
-        explicit = {a.dest for a in ap._actions if any(opt in sys.argv for opt in a.option_strings)}
-        for key, value in {**saved["data"], **saved["run"]}.items():
-            if key not in explicit or key in DATA_KEYS:
-                setattr(args, key, value)
+        restore_settings(ap, args, {**saved["data"], **saved["run"]})
         start_epoch, start_index = saved["part4"]["epoch"], saved["part4"]["index"]
         data = load_dataset(args, vocab=vocab)
         args.out = args.out or args.resume
@@ -104,7 +94,7 @@ def main():
         model.sgd_step(X[i], Y[i], args.learning_rate)
         print(f"SGD Step time: {(time.perf_counter() - t) * 1000.0:f} milliseconds ({len(X[i])} words)")
 
-    extra = {"data": {k: getattr(args, k) for k in DATA_KEYS}, "run": {k: getattr(args, k) for k in RUN_KEYS}}
+    extra = {"data": settings(args, DATA_KEYS), "run": settings(args, RUN_KEYS)}
     sub = slice(0, args.loss_subsample)
 
     def report(model, num_examples_seen, epoch, index):

@@ -8,39 +8,33 @@ HIDDEN_DIM, LEARNING_RATE, NEPOCH and MODEL_FILE still work, and flags override 
     python scripts/train_rnn.py --max-sentences 2000 --vocab-size 2000 --hidden-dim 50 --epochs 4
     NEPOCH=10 HIDDEN_DIM=50 python scripts/train_rnn.py
 """
-import os
 import time
 
 import numpy as np
 from tqdm import tqdm
 
 from lmkit.checkpoint import save_model
-from lmkit.cliargs import add_data_args, load_dataset, parser, run
+from lmkit.cliargs import DATA_KEYS, add_data_args, env_default, load_dataset, parser, run, settings
 from lmkit.errors import CheckpointError
 from lmkit.modelio import open_model
 from lmkit.sampling import generate_sentences
 from lmkit.scoring import score_corpus
 from rnn_theano import RNNTheano, train_with_sgd
 
-DATA_KEYS = ("corpus", "vocab_size", "convention", "max_sentences", "valid_fraction", "test_fraction",
-             "split_seed", "no_cache")
 
-
-def env(name, default, cast):
-    return cast(os.environ[name]) if os.environ.get(name) else default
 
 
 def build_parser():
     ap = parser(__doc__.splitlines()[0])
-    add_data_args(ap, vocab_size=env("VOCABULARY_SIZE", 8000, int))
+    add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 8000, int))
     m = ap.add_argument_group("model and training")
-    m.add_argument("--hidden-dim", type=int, default=env("HIDDEN_DIM", 80, int))
+    m.add_argument("--hidden-dim", type=int, default=env_default("HIDDEN_DIM", 80, int))
     m.add_argument("--bptt-truncate", type=int, default=4,
                    help="scan's truncate_gradient: only the last k words send gradient; -1 = full BPTT")
-    m.add_argument("--learning-rate", type=float, default=env("LEARNING_RATE", 0.005, float))
-    m.add_argument("--epochs", type=int, default=env("NEPOCH", 100, int))
+    m.add_argument("--learning-rate", type=float, default=env_default("LEARNING_RATE", 0.005, float))
+    m.add_argument("--epochs", type=int, default=env_default("NEPOCH", 100, int))
     m.add_argument("--evaluate-loss-after", type=int, default=5, help="epochs between loss evaluations")
-    m.add_argument("--model-file", default=env("MODEL_FILE", None, str),
+    m.add_argument("--model-file", default=env_default("MODEL_FILE", None, str),
                    help="start from these weights (a checkpoint or a tutorial U,V,W file)")
     m.add_argument("--mode", default=None, help="backend: c, numba, jax or python (default: c)")
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -80,7 +74,7 @@ def main():
     model.sgd_step(x10, y10, args.learning_rate)
     print(f"SGD Step time: {(time.perf_counter() - t) * 1000.0:f} milliseconds ({len(x10)} words)")
 
-    extra = {"data": {k: getattr(args, k) for k in DATA_KEYS}}
+    extra = {"data": settings(args, DATA_KEYS)}
 
     def report(model, num_examples_seen, epoch, loss):
         valid = score_corpus(model, data.valid) if data.valid else None

@@ -1,5 +1,4 @@
 """The batched trainer: agreement with the per-sentence models, optimizers, resume, NaN and crash safety."""
-import json
 import math
 
 import numpy as np
