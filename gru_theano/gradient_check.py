@@ -7,27 +7,16 @@ untruncated loss, and in float32 a step small enough to be accurate is lost in r
 """
 import numpy as np
 
+from lmkit.gradcheck import central_differences
+
 
 def numerical_gradients(model, x, y, h=1e-5, names=None):
     """Central-difference gradients of ``model.ce_error(x, y)``, name -> array (weights restored after)."""
     grads = {}
     for name in names or model.params:
-        shared = model.params[name]
-        original = shared.get_value()
-        values = original.copy()
-        grad = np.zeros_like(values, dtype=np.float64)
-        try:
-            for ix in np.ndindex(values.shape):
-                values[ix] = original[ix] + h
-                shared.set_value(values)
-                plus = float(model.ce_error(x, y))
-                values[ix] = original[ix] - h
-                shared.set_value(values)
-                minus = float(model.ce_error(x, y))
-                values[ix] = original[ix]
-                grad[ix] = (plus - minus) / (2 * h)
-        finally:
-            shared.set_value(original)
+        grad = np.zeros(model.param_shapes()[name], dtype=np.float64)
+        for ix, plus, minus in central_differences(model, name, lambda: model.ce_error(x, y), h):
+            grad[ix] = (plus - minus) / (2 * h)
         grads[name] = grad
     return grads
 

@@ -10,7 +10,7 @@ Works with any model that has ``bptt(x, y) -> [dU, dV, dW]``, ``calculate_total_
 ``get_params`` / ``set_params`` pair, so both :class:`RNNNumpy` and :class:`RNNTheano`. Run it in float64:
 with float32 weights, ``h = 0.001`` changes the loss by less than float32 can resolve reliably.
 """
-import numpy as np
+from lmkit.gradcheck import central_differences
 
 PARAMETER_NAMES = ("U", "V", "W")
 
@@ -29,32 +29,20 @@ def gradient_check(model, x, y, h=0.001, error_threshold=0.01, log=print):
     The model's weights are restored afterwards.
     """
     backprop = dict(zip(PARAMETER_NAMES, model.bptt(x, y)))
-    params = model.get_params()
-    try:
-        for name in PARAMETER_NAMES:
-            values = params[name]
-            log(f"Performing gradient check for parameter {name} with size {values.size}.")
-            for ix in np.ndindex(values.shape):
-                original = values[ix]
-                values[ix] = original + h
-                model.set_params(params)
-                loss_plus = model.calculate_total_loss([x], [y])
-                values[ix] = original - h
-                model.set_params(params)
-                loss_minus = model.calculate_total_loss([x], [y])
-                values[ix] = original
-                estimated = (loss_plus - loss_minus) / (2 * h)
-                computed = float(backprop[name][ix])
-                err = relative_error(computed, estimated)
-                if not err <= error_threshold:     # also catches NaN
-                    log(f"Gradient Check ERROR: parameter={name} ix={ix}")
-                    log(f"+h Loss: {loss_plus:f}")
-                    log(f"-h Loss: {loss_minus:f}")
-                    log(f"Estimated gradient: {estimated:f}")
-                    log(f"Backpropagation gradient: {computed:f}")
-                    log(f"Relative Error: {err:f}")
-                    return False
-            log(f"Gradient check for parameter {name} passed.")
-        return True
-    finally:
-        model.set_params(params)
+    loss = lambda: model.calculate_total_loss([x], [y])  # noqa: E731
+    for name in PARAMETER_NAMES:
+        log(f"Performing gradient check for parameter {name} with size {backprop[name].size}.")
+        for ix, loss_plus, loss_minus in central_differences(model, name, loss, h):
+            estimated = (loss_plus - loss_minus) / (2 * h)
+            computed = float(backprop[name][ix])
+            err = relative_error(computed, estimated)
+            if not err <= error_threshold:     # also catches NaN
+                log(f"Gradient Check ERROR: parameter={name} ix={ix}")
+                log(f"+h Loss: {loss_plus:f}")
+                log(f"-h Loss: {loss_minus:f}")
+                log(f"Estimated gradient: {estimated:f}")
+                log(f"Backpropagation gradient: {computed:f}")
+                log(f"Relative Error: {err:f}")
+                return False
+        log(f"Gradient check for parameter {name} passed.")
+    return True
