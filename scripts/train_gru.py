@@ -15,8 +15,8 @@ import time
 from tqdm import tqdm
 
 from lmkit.checkpoint import load_model, save_model
-from lmkit.cliargs import (DATA_KEYS, add_data_args, env_default, load_dataset, parser, restore_settings, run,
-                           settings)
+from lmkit.cliargs import (DATA_KEYS, add_data_args, env_default, load_dataset, parser, print_sgd_step_time,
+                           restore_settings, run, settings)
 from lmkit.errors import CheckpointError
 from lmkit.sampling import generate_sentences
 from lmkit.scoring import score_corpus
@@ -85,14 +85,7 @@ def main():
     print(f"{len(X)} training sentences ({data.num_tokens()} words), vocabulary {len(data.vocab)}: {model}")
 
     if not args.resume:
-        t = time.perf_counter()
-        model.compile()
-        print(f"Compiled in {time.perf_counter() - t:.1f} s")
-        i = min(10, len(X) - 1)
-        model.sgd_step(X[i], Y[i], args.learning_rate)  # the first call sets up the compiled code
-        t = time.perf_counter()
-        model.sgd_step(X[i], Y[i], args.learning_rate)
-        print(f"SGD Step time: {(time.perf_counter() - t) * 1000.0:f} milliseconds ({len(X[i])} words)")
+        print_sgd_step_time(model, X, Y, args.learning_rate)
 
     extra = {"data": settings(args, DATA_KEYS), "run": settings(args, RUN_KEYS)}
     sub = slice(0, args.loss_subsample)

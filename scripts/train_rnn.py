@@ -8,13 +8,13 @@ HIDDEN_DIM, LEARNING_RATE, NEPOCH and MODEL_FILE still work, and flags override 
     python scripts/train_rnn.py --max-sentences 2000 --vocab-size 2000 --hidden-dim 50 --epochs 4
     NEPOCH=10 HIDDEN_DIM=50 python scripts/train_rnn.py
 """
-import time
 
 import numpy as np
 from tqdm import tqdm
 
 from lmkit.checkpoint import save_model
-from lmkit.cliargs import DATA_KEYS, add_data_args, env_default, load_dataset, parser, run, settings
+from lmkit.cliargs import (DATA_KEYS, add_data_args, env_default, load_dataset, parser, print_sgd_step_time, run,
+                           settings)
 from lmkit.errors import CheckpointError
 from lmkit.modelio import open_model
 from lmkit.sampling import generate_sentences
@@ -65,14 +65,7 @@ def main():
         model = start
         print(f"Starting from {args.model_file}: {model}")
 
-    t = time.perf_counter()
-    model.compile()
-    print(f"Compiled in {time.perf_counter() - t:.1f} s")
-    x10, y10 = X[min(10, len(X) - 1)], Y[min(10, len(Y) - 1)]
-    model.sgd_step(x10, y10, args.learning_rate)  # the first call sets up the compiled code
-    t = time.perf_counter()
-    model.sgd_step(x10, y10, args.learning_rate)
-    print(f"SGD Step time: {(time.perf_counter() - t) * 1000.0:f} milliseconds ({len(x10)} words)")
+    print_sgd_step_time(model, X, Y, args.learning_rate)
 
     extra = {"data": settings(args, DATA_KEYS)}
 
