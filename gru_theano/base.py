@@ -51,7 +51,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax, softmax
 
 from lmkit.backend import pytensor_mode
-from lmkit.batched_output import output_nll
+from lmkit.batched_output import output_cost
 
 
 def hard_sigmoid(x):
@@ -103,6 +103,9 @@ class RecurrentLM:
         Backend name for :func:`lmkit.backend.pytensor_mode` (``"c"``, ``"numba"``, ``"jax"``, ``"python"``).
     dtype : str or None
         Float type of weights and computation; default ``pytensor.config.floatX``.
+    tie_weights : bool
+        Use the embedding as the output layer too (``V = E^T``, as in Press & Wolf 2017), which needs
+        ``embed_dim == hidden_dim``; the model then has no ``V`` of its own. Off in the tutorial's model.
     seed : None, int or numpy RandomState
         Source of the random initial weights. ``None`` draws from the global ``np.random`` (so
         ``np.random.seed(...)`` before construction reproduces a run, as in the tutorial).
@@ -117,7 +120,7 @@ class RecurrentLM:
     default_gate = "sigmoid"
 
     def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2,
-                 gate=None, mode=None, dtype=None, seed=None):
+                 gate=None, mode=None, dtype=None, seed=None, tie_weights=False):
         gate = self.default_gate if gate is None else gate
         embed_dim = hidden_dim if embed_dim is None else embed_dim
         for name, value in (("word_dim", word_dim), ("hidden_dim", hidden_dim),
@@ -128,6 +131,8 @@ class RecurrentLM:
             raise ValueError(f"bptt_truncate must be -1 (no truncation) or a positive integer, got {bptt_truncate!r}")
         if gate not in GATES:
             raise ValueError(f"unknown gate {gate!r}; choose one of {', '.join(GATES)}")
+        if tie_weights and embed_dim != hidden_dim:
+            raise ValueError(f"tie_weights needs embed_dim == hidden_dim, got {embed_dim} and {hidden_dim}")
         pytensor_mode(mode)  # fail now, not at the first call, on an unknown backend name
 
         self.word_dim = int(word_dim)
@@ -137,6 +142,7 @@ class RecurrentLM:
         self.bptt_truncate = int(bptt_truncate)
         self.gate = gate
         self.gate_fn = GATES[gate]
+        self.tie_weights = bool(tie_weights)
         self.mode = mode
         self.dtype = str(np.dtype(dtype or pytensor.config.floatX))
         if not np.issubdtype(np.dtype(self.dtype), np.floating):
@@ -191,7 +197,9 @@ class RecurrentLM:
                 shapes[f"W{l}"] = (n, H, H)
             for l in range(1, L + 1):
                 shapes[f"b{l}"] = (n, H)
-        shapes.update(V=(C, H), c=(C,))
+        if not self.tie_weights:
+            shapes["V"] = (C, H)
+        shapes["c"] = (C,)
         return shapes
 
     def _initial_params(self, rng):
@@ -211,13 +219,18 @@ class RecurrentLM:
         b_names = [n for n in self.recurrent_param_names() if n.startswith("b")]
         for name in u_names + w_names:
             drawn[name] = rng.uniform(-h_bound, h_bound, shapes[name])
-        V = rng.uniform(-h_bound, h_bound, shapes["V"])
+        V = rng.uniform(-h_bound, h_bound, (self.word_dim, self.hidden_dim))  # drawn even if tied: same RNG order
         for name in b_names:
             layers = self.num_layers if self.stacked else 1
             drawn[name] = np.tile(self.initial_bias(), (layers, 1))
         drawn["V"] = V
         drawn["c"] = np.zeros(shapes["c"])
-        return {name: drawn[name] for name in shapes}
+        return {name: drawn[name] for name in shapes}  # a tied model drops V
+
+    @property
+    def output_weights(self):
+        """``V`` (C x H), or ``E^T`` when the weights are tied."""
+        return self.E.T if self.tie_weights else self.V
 
     def initial_bias(self):
         """Initial biases of one layer, shape ``(n_gates, H)``; zeros unless a subclass says otherwise."""
@@ -240,7 +253,8 @@ class RecurrentLM:
     def hparams(self):
         """Constructor arguments that rebuild this architecture (JSON-able; for checkpoints)."""
         return {"word_dim": self.word_dim, "hidden_dim": self.hidden_dim, "embed_dim": self.embed_dim,
-                "num_layers": self.num_layers, "bptt_truncate": self.bptt_truncate, "gate": self.gate}
+                "num_layers": self.num_layers, "bptt_truncate": self.bptt_truncate, "gate": self.gate,
+                **({"tie_weights": True} if self.tie_weights else {})}
 
     def get_params(self):
         """Copies of all weights and RMSprop caches as numpy arrays, name -> array."""
@@ -319,34 +333,58 @@ class RecurrentLM:
         """How many ``(H, B)`` state matrices the stacked recurrence carries."""
         return len(self.state_names) * self.num_layers
 
-    def batched_cost(self, x, y, mask, states):
-        """Summed cross-entropy of a padded batch, and the final states, for the batched trainer.
+    def dropout_sites(self):
+        """Where the batched trainer may apply dropout: ``(name, width)`` of each activation it can mask.
+
+        ``input`` is the word vector fed to layer 1, ``layer<l>`` the state layer ``l`` hands to layer
+        ``l + 1``, ``output`` the top state fed to the softmax.
+        """
+        H = self.hidden_dim
+        return ([("input", self.embed_dim)] + [(f"layer{l}", H) for l in range(1, self.num_layers)]
+                + [("output", H)])
+
+    def batched_cost(self, x, y, mask, states, reset=None, dropout=None):
+        """Summed cross-entropy of a ``(T, B)`` batch, and the final states, for the batched trainer.
 
         ``x``, ``y``: ``(T, B)`` word indices (time-major); ``mask``: ``(T, B)``, 1 on real words;
-        ``states``: :meth:`num_states` matrices of shape ``(H, B)`` to start from. The cell is the same
-        :meth:`cell` as in the per-sentence graph: states are kept as ``(H, B)`` columns, so ``U x`` and
-        ``W s`` are matrix products over the whole batch and the biases broadcast along the batch axis.
+        ``states``: :meth:`num_states` matrices of shape ``(H, B)`` to start from; ``reset``: ``(T, B)``, 1
+        where a sentence starts: every state is multiplied by ``1 - reset_t`` before step t, so each
+        sentence starts from zero as in the per-sentence graph (:mod:`lmkit.data.batching`). ``dropout``
+        maps names of :meth:`dropout_sites` to ``(T, width, B)`` masks that multiply those activations.
+        The cell is the same :meth:`cell` as in the per-sentence graph: states are kept as ``(H, B)``
+        columns, so ``U x`` and ``W s`` are matrix products over the whole batch and the biases broadcast
+        along the batch axis.
         """
         names = self.recurrent_param_names()
         k = len(self.state_names)
+        dropout = dropout or {}
         T, B = x.shape[0], x.shape[1]
         x_emb = self.E.T[x.flatten()].reshape((T, B, self.embed_dim)).dimshuffle(0, 2, 1)  # (T, D, B)
+        if "input" in dropout:
+            x_emb = x_emb * dropout["input"]
+        keep = 1 - (reset if reset is not None else pt.zeros_like(mask))  # (T, B): 0 at a sentence's first word
+        between = [dropout[f"layer{l}"] for l in range(1, self.num_layers) if f"layer{l}" in dropout]
+        if between and len(between) != self.num_layers - 1:
+            raise ValueError("dropout between layers needs a mask for every layer boundary")
 
-        def step(x_t, *args):
+        def step(x_t, keep_t, *args):
+            masks, args = args[:len(between)], args[len(between):]
             prev, weights = args[:len(states)], dict(zip(names, args[len(states):]))
+            prev = [p * keep_t.dimshuffle("x", 0) for p in prev]  # s_{t-1} <- (1 - reset_t) s_{t-1}
             new_states, layer_input = [], x_t
             for l, (U, W, b) in enumerate(self.layer_weights(weights)):
                 out = self.cell(layer_input, prev[l * k:(l + 1) * k], U, W, b.dimshuffle(0, 1, "x"))
                 new_states.extend(out)
-                layer_input = out[-1]
+                layer_input = out[-1] * masks[l] if l < len(masks) else out[-1]
             return new_states
 
-        seqs = pytensor.scan(step, sequences=x_emb, outputs_info=list(states),
+        seqs = pytensor.scan(step, sequences=[x_emb, keep, *between], outputs_info=list(states),
                              non_sequences=[self.params[n] for n in names], strict=True,
                              return_list=True, return_updates=False)
-        top = seqs[-1].dimshuffle(0, 2, 1).reshape((-1, self.hidden_dim))  # (T*B, H)
-        nll = output_nll(top, self.V, self.c, y.flatten())
-        return pt.sum(nll * mask.flatten()), [s[-1] for s in seqs]
+        top = seqs[-1]                                                   # (T, H, B)
+        if "output" in dropout:
+            top = top * dropout["output"]
+        return output_cost(top, self.output_weights, self.c, y, mask), [s[-1] for s in seqs]
 
     def _build_graph(self):
         """The symbolic graph shared by all compiled functions (built once, on first use)."""
@@ -361,7 +399,7 @@ class RecurrentLM:
         x_emb = self.E.T[pt.concatenate([x, x[:1]])][:-1]
         s = self._hidden_states(x_emb)  # T x H
         # o_t = softmax(V s_t + c), for all t at once.
-        logits = pt.dot(s, self.V.T) + self.c  # T x C
+        logits = pt.dot(s, self.output_weights.T) + self.c  # T x C
         o = softmax(logits, axis=-1)
         # L = -sum_t log o_t[y_t], from log_softmax: a probability that underflows gives no log(0).
         cost = -pt.sum(log_softmax(logits, axis=-1)[pt.arange(x.shape[0]), y])

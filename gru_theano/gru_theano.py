@@ -40,10 +40,10 @@ class GRUTheano(RecurrentLM):
     default_gate = "hard"
 
     def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2,
-                 gate="hard", mode=None, dtype=None, seed=None):
+                 gate="hard", mode=None, dtype=None, seed=None, tie_weights=False):
         super().__init__(word_dim, hidden_dim=hidden_dim, bptt_truncate=bptt_truncate,
                          embed_dim=embed_dim, num_layers=num_layers, gate=gate, mode=mode,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, tie_weights=tie_weights)
 
     def cell(self, x_in, prev, U, W, b):
         """One GRU step of one layer; ``U[0]``, ``U[1]``, ``U[2]`` are the z, r, h blocks (same for W, b)."""

@@ -35,10 +35,10 @@ class LSTMTheano(RecurrentLM):
     default_gate = "sigmoid"
 
     def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2,
-                 gate="sigmoid", mode=None, dtype=None, seed=None):
+                 gate="sigmoid", mode=None, dtype=None, seed=None, tie_weights=False):
         super().__init__(word_dim, hidden_dim=hidden_dim, bptt_truncate=bptt_truncate,
                          embed_dim=embed_dim, num_layers=num_layers, gate=gate, mode=mode,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, tie_weights=tie_weights)
 
     def initial_bias(self):
         """Zeros, except 1 for the forget gate (block 1), as in the tutorial's LSTM."""

@@ -16,3 +16,13 @@ def output_nll(h, V, c, y):
         logits = logits + c
         target = target + c[y]
     return pt.logsumexp(logits, axis=-1) - target
+
+
+def output_cost(top, V, c, y, mask):
+    """Summed cross-entropy of a batch: ``sum_{t,b} mask[t,b] * nll(top[t,:,b], y[t,b])``.
+
+    ``top``: the top layer's states, ``(T, H, B)`` as the batched scan produces them; ``y``, ``mask``:
+    ``(T, B)``. The states are laid out as ``T*B`` rows for one large output-layer product.
+    """
+    rows = top.dimshuffle(0, 2, 1).reshape((-1, top.shape[1]))  # (T*B, H), row t*B + b
+    return pt.sum(output_nll(rows, V, c, y.flatten()) * mask.flatten())

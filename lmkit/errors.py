@@ -15,3 +15,7 @@ class CheckpointError(RNNLMError):
 
 class TrainingError(RNNLMError):
     """Training cannot go on, for example because the loss became NaN."""
+
+
+class UsageError(RNNLMError):
+    """Command-line settings that cannot work together or are out of range."""

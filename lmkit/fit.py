@@ -58,7 +58,7 @@ def fit(trainer, data, state, epochs, out, seed=0, patience=3, min_delta=1e-3, e
     extra = dict(extra or {})
 
     def save(path):
-        save_model(path, model, vocab, {**extra, "fit": state.to_dict()}, trainer.optimizer.get_state())
+        save_model(path, model, vocab, {**extra, "fit": state.to_dict()}, trainer.get_state())
 
     while state.epoch < epochs and not state.finished:
         batches = trainer.batches(X, Y, seed, state.epoch)

@@ -15,7 +15,7 @@ from pytensor.tensor.special import softmax
 
 from lmkit.backend import pytensor_mode
 
-from lmkit.batched_output import output_nll
+from lmkit.batched_output import output_cost
 
 from .gradcheck import gradient_check
 from .rnn_numpy import RNNSizes, as_indices, check_params, uniform_init
@@ -201,26 +201,36 @@ class RNNTheano(RNNSizes):
         """How many ``(H, B)`` state matrices the recurrence carries (one: ``s``)."""
         return 1
 
-    def batched_cost(self, x, y, mask, states):
-        """Summed cross-entropy of a padded batch, and the final state, for the batched trainer.
+    def dropout_sites(self):
+        """Activations the batched trainer may apply dropout to: the input ``U[:, x_t]`` and the state ``s_t``
+        fed to the output layer (see :meth:`gru_theano.base.RecurrentLM.dropout_sites`)."""
+        return [("input", self.hidden_dim), ("output", self.hidden_dim)]
+
+    def batched_cost(self, x, y, mask, states, reset=None, dropout=None):
+        """Summed cross-entropy of a ``(T, B)`` batch, and the final state, for the batched trainer.
 
         ``x``, ``y``: ``(T, B)`` word indices (time-major); ``mask``: ``(T, B)``, 1 on real words;
-        ``states``: ``[s0]`` with ``s0`` of shape ``(H, B)``, the state to start from. The same model as the
-        per-sentence graph, arranged for speed: the input lookup ``U[:, x_t]`` for all steps and the output
-        layer for all steps are each one large operation outside ``scan``; only ``W s_{t-1}`` runs in the
-        loop. Full BPTT over the ``T`` steps given (the trainer chunks long batches for truncated BPTT).
+        ``states``: ``[s0]`` with ``s0`` of shape ``(H, B)``; ``reset``: ``(T, B)``, 1 where a sentence
+        starts (the state is multiplied by ``1 - reset_t`` first, so it starts from zero); ``dropout``: masks
+        for :meth:`dropout_sites`, ``(T, H, B)`` each. The same model as the per-sentence graph, arranged for
+        speed: the input lookup ``U[:, x_t]`` for all steps and the output layer for all steps are each one
+        large operation outside ``scan``; only ``W s_{t-1}`` runs in the loop. Full BPTT over the ``T`` steps
+        given (the trainer cuts the streams into chunks for truncated BPTT).
         """
+        dropout = dropout or {}
         T, B, H = x.shape[0], x.shape[1], self.hidden_dim
         inputs = self.U.T[x.flatten()].reshape((T, B, H)).dimshuffle(0, 2, 1)  # (T, H, B): U[:, x_t]
+        if "input" in dropout:
+            inputs = inputs * dropout["input"]
+        keep = 1 - (reset if reset is not None else pt.zeros_like(mask))
 
-        def step(u_t, s_prev, W):
-            return pt.tanh(u_t + pt.dot(W, s_prev))
+        def step(u_t, keep_t, s_prev, W):
+            return pt.tanh(u_t + pt.dot(W, s_prev * keep_t.dimshuffle("x", 0)))
 
-        s = pytensor.scan(step, sequences=inputs, outputs_info=[states[0]], non_sequences=[self.W],
+        s = pytensor.scan(step, sequences=[inputs, keep], outputs_info=[states[0]], non_sequences=[self.W],
                           strict=True, return_updates=False)        # (T, H, B)
-        flat = s.dimshuffle(0, 2, 1).reshape((-1, H))                 # (T*B, H)
-        nll = output_nll(flat, self.V, None, y.flatten())
-        return pt.sum(nll * mask.flatten()), [s[-1]]
+        top = s * dropout["output"] if "output" in dropout else s
+        return output_cost(top, self.V, None, y, mask), [s[-1]]
 
 
 def gradient_check_theano(model, x, y, h=0.001, error_threshold=0.01, log=print):

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from lmkit.checkpoint import OPTIMIZER_PREFIX, load_checkpoint, load_model
 from lmkit.cliargs import DATA_KEYS, add_data_args, load_dataset, parser, restore_settings, run, settings
-from lmkit.errors import CheckpointError
+from lmkit.errors import CheckpointError, UsageError
 
 MODELS = {"rnn": "RNNTheano", "gru": "GRUTheano", "lstm": "LSTMTheano"}
-TRAINER_KEYS = ("optimizer", "clip", "bptt", "batch_size", "bucket_width")
+TRAINER_KEYS = ("optimizer", "clip", "bptt", "batch_size", "dropout", "variational_dropout")
 RUN_KEYS = ("epochs", "patience", "seed", "learning_rate")
 
 
@@ -34,16 +34,21 @@ def build_parser():
                         "slowed learning down, see README)")
     m.add_argument("--gate", choices=["hard", "sigmoid"], default=None,
                    help="GRU/LSTM gate squashing (default: the model's own, hard for the GRU, sigmoid for the LSTM)")
+    m.add_argument("--tie-weights", action="store_true",
+                   help="GRU/LSTM: the embedding doubles as the output layer (needs embed dim == hidden dim)")
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     t = ap.add_argument_group("training")
     t.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
     t.add_argument("--learning-rate", type=float, default=0.002)
     t.add_argument("--clip", type=float, default=5.0, help="max global gradient norm (0: no clipping)")
     t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--bucket-width", type=int, default=8, help="batch lengths are multiples of this")
     t.add_argument("--bptt", type=int, default=32,
-                   help="truncated BPTT chunk length, a multiple of the bucket width (0: whole sentences). Chunks keep "
-                        "the number of distinct shapes, and so of JAX compiles, small")
+                   help="steps per chunk: sentences are packed end to end into --batch-size streams cut into chunks "
+                        "of this length; the state is carried across chunks, gradients stop there")
+    t.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout rate on the word vectors, between layers and before the softmax")
+    t.add_argument("--variational-dropout", action="store_true",
+                   help="one dropout mask per stream and chunk instead of one per time step")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping")
     t.add_argument("--seed", type=int, default=0)
@@ -62,10 +67,13 @@ def build_model(args, word_dim):
 
     common = {"mode": args.mode, "dtype": args.dtype, "seed": args.seed}
     if args.model == "rnn":
+        if args.tie_weights:
+            raise UsageError("--tie-weights applies to --model gru and lstm")
         return RNNTheano(word_dim, args.hidden_dim, bptt_truncate=-1, **common)
     cls = GRUTheano if args.model == "gru" else LSTMTheano
     gate = {"gate": args.gate} if args.gate else {}
-    return cls(word_dim, args.hidden_dim, embed_dim=args.embed_dim, num_layers=args.layers, **gate, **common)
+    return cls(word_dim, args.hidden_dim, embed_dim=args.embed_dim, num_layers=args.layers,
+               tie_weights=args.tie_weights, **gate, **common)
 
 
 def main():
@@ -97,13 +105,14 @@ def main():
     args.out = args.out or f"runs/{args.model}.npz"
     print(f"{len(data.train)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
           f"{len(data.test)} test; vocabulary {len(data.vocab)}")
-    print(f"{model} on the {args.mode} backend, {args.optimizer}, batch {args.batch_size}, "
-          f"bptt {args.bptt or 'full'}")
+    print(f"{model} on the {args.mode} backend, {args.optimizer}, batch {args.batch_size}, bptt {args.bptt}"
+          + (f", dropout {args.dropout:g}" + (" (variational)" if args.variational_dropout else "")
+             if args.dropout else ""))
 
-    trainer = BatchedTrainer(model, args.optimizer, args.clip, args.bptt, args.batch_size, args.bucket_width,
-                             mode=args.mode)
+    trainer = BatchedTrainer(model, args.optimizer, args.clip, args.bptt, args.batch_size, mode=args.mode,
+                             dropout=args.dropout, variational=args.variational_dropout)
     if optimizer_state:
-        trainer.optimizer.set_state(optimizer_state)
+        trainer.set_state(optimizer_state)
     extra = {"data": settings(args, DATA_KEYS),
              "trainer": settings(args, TRAINER_KEYS),
              "run": settings(args, RUN_KEYS)}

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lmkit.data import (MASK_TOKEN, SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary, build_dataset,
-                        bucketed_batches, load_sentences, make_xy, split_indices, tokenize_documents)
+                        load_sentences, packed_batches, make_xy, split_indices, tokenize_documents)
 from lmkit.data.tokenize import split_sentences
 from lmkit.errors import DataError
 
@@ -92,35 +92,47 @@ def test_build_dataset_makes_vocab_from_train_only():
         build_dataset([], 10)
 
 
-def test_bucketed_batches_cover_every_sentence_once_with_correct_masks():
+def unpack(batches):
+    """Read the sentences back out of packed chunks: stream by stream, split at the reset flags."""
+    x = np.concatenate([b.x for b in batches]); y = np.concatenate([b.y for b in batches])
+    mask = np.concatenate([b.mask for b in batches]); reset = np.concatenate([b.reset for b in batches])
+    sentences = []
+    for col in range(x.shape[1]):
+        n = int(mask[:, col].sum())
+        assert np.all(mask[:n, col] == 1) and np.all(mask[n:, col] == 0)  # padding only at the stream's end
+        starts = list(np.flatnonzero(reset[:n, col])) + [n]
+        assert n == 0 or starts[0] == 0                                     # a stream starts with a sentence
+        sentences += [(tuple(x[a:b, col]), tuple(y[a:b, col])) for a, b in zip(starts, starts[1:])]
+    return sentences
+
+
+def test_packed_batches_hold_every_sentence_once_with_resets_at_sentence_starts():
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 30, size=101)
-    X = [rng.integers(1, 50, size=n).astype(np.int32) for n in lengths]
+    X = [rng.integers(1, 50, size=n).astype(np.int32) for n in lengths] + [np.zeros(0, np.int32)]
     Y = [x + 100 for x in X]
-    batches = bucketed_batches(X, Y, batch_size=8, bucket_width=5, seed=1)
-    seen = []
-    for batch in batches:
-        T, B = batch.x.shape
-        assert T % 5 == 0 and B <= 8
-        assert batch.x.shape == batch.y.shape == batch.mask.shape
-        assert batch.x.dtype == np.int32 and batch.mask.dtype == np.float32
-        for b in range(B):
-            n = int(batch.mask[:, b].sum())
-            assert T - 5 < n <= T  # bucket length is the length rounded up to the width
-            assert np.all(batch.mask[:n, b] == 1) and np.all(batch.mask[n:, b] == 0)
-            assert np.all(batch.x[n:, b] == 0) and np.all(batch.y[:n, b] == batch.x[:n, b] + 100)
-            seen.append(tuple(batch.x[:n, b]))
-    assert sorted(seen) == sorted(tuple(x) for x in X)
+    batches = packed_batches(X, Y, batch_size=8, length=7, seed=1)
+    assert all(b.x.shape == b.y.shape == b.mask.shape == b.reset.shape == (7, 8) for b in batches)
+    assert batches[0].x.dtype == np.int32 and batches[0].mask.dtype == batches[0].reset.dtype == np.float32
+    got = unpack(batches)
+    assert sorted(got) == sorted((tuple(x), tuple(x + 100)) for x in X if len(x))  # the empty one is skipped
     assert sum(b.num_tokens for b in batches) == sum(lengths)
-    again = bucketed_batches(X, Y, batch_size=8, bucket_width=5, seed=1)
-    assert all(np.array_equal(a.x, b.x) for a, b in zip(batches, again))
+    # Streams are balanced: each is within one sentence (< 30 words) of the mean, so padding is small.
+    steps = len(batches) * 7
+    assert steps * 8 - sum(lengths) < 8 * (30 + 7)
+    again = packed_batches(X, Y, batch_size=8, length=7, seed=1)
+    assert all(np.array_equal(a.x, b.x) and np.array_equal(a.reset, b.reset) for a, b in zip(batches, again))
+    other = packed_batches(X, Y, batch_size=8, length=7, seed=2)
+    assert not all(np.array_equal(a.x, b.x) for a, b in zip(batches, other))
 
 
-def test_full_batches_pad_with_masked_rows():
-    X = [np.arange(1, n + 1, dtype=np.int32) for n in (3, 4, 3)]
-    batches = bucketed_batches(X, X, batch_size=4, bucket_width=4, full_batches=True, shuffle=False)
-    assert len(batches) == 1 and batches[0].x.shape == (4, 4)
-    assert batches[0].mask[:, 3].sum() == 0 and batches[0].num_tokens == 10
+def test_unshuffled_packing_keeps_the_corpus_order():
+    X = [np.arange(1, n + 1, dtype=np.int32) for n in (3, 4, 3, 5)]
+    batches = packed_batches(X, X, batch_size=2, length=4, shuffle=False)
+    assert [s for s, _ in unpack(batches)] == [tuple(x) for x in X]
+    assert len(batches) == 2 and batches[0].x.shape == (4, 2)
+    with pytest.raises(ValueError, match="positive"):
+        packed_batches(X, X, batch_size=0, length=4)
 
 
 def test_tokenization_cache_hits_and_invalidates(tmp_path, monkeypatch):

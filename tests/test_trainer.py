@@ -10,7 +10,7 @@ from gru_theano import GRUTheano, LSTMTheano
 from lmkit import checkpoint
 from lmkit.checkpoint import load_model
 from lmkit.data import Dataset, Vocabulary
-from lmkit.data.batching import pad_batch
+from lmkit.data.batching import packed_batches, pad_batch
 from lmkit.errors import TrainingError
 from lmkit.fit import FitState, best_path, fit
 from lmkit.optim import clip_by_global_norm, make_optimizer
@@ -32,18 +32,23 @@ MODELS = {
 }
 
 
+def batched_cost_and_grads(model):
+    """``(x, y, mask, reset, *states) -> [cost, *gradients]`` of the model's batched graph, in C."""
+    x, y, mask, reset = pt.imatrix(), pt.imatrix(), pt.dmatrix(), pt.dmatrix()
+    states = [pt.dmatrix() for _ in range(model.num_states())]
+    cost, _ = model.batched_cost(x, y, mask, states, reset)
+    params = list(model.trainable_params().values())
+    return pytensor.function([x, y, mask, reset, *states], [cost, *pytensor.grad(cost, params)], mode="CVM")
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_batched_graph_equals_per_sentence_models(name):
     """Padding and masks change nothing: the batched cost and gradients are the per-sentence sums."""
     model = MODELS[name]()
     batch = pad_batch(X, Y, length=9, batch_size=6, pad_index=C - 1)  # extra padded steps and empty rows
-    x, y, mask = pt.imatrix(), pt.imatrix(), pt.dmatrix()
-    states = [pt.dmatrix() for _ in range(model.num_states())]
-    cost, _ = model.batched_cost(x, y, mask, states)
-    params = list(model.trainable_params().values())
-    fn = pytensor.function([x, y, mask, *states], [cost, *pytensor.grad(cost, params)], mode="CVM")
+    fn = batched_cost_and_grads(model)
     zeros = [np.zeros((H, 6))] * model.num_states()
-    got_cost, *got_grads = fn(batch.x, batch.y, batch.mask.astype(float), *zeros)
+    got_cost, *got_grads = fn(batch.x, batch.y, batch.mask.astype(float), batch.reset.astype(float), *zeros)
     want_cost = sum(model.ce_error(a, b) for a, b in zip(X, Y))
     want_grads = [sum(g) for g in zip(*[model.bptt(a, b) for a, b in zip(X, Y)])]
     assert got_cost == pytest.approx(want_cost, rel=1e-12)
@@ -66,19 +71,51 @@ def make_data(n=40, seed=3):
     return Dataset(Vocabulary(words), sents[: n - 8], sents[n - 8:])
 
 
-def make_trainer(optimizer="adam", bptt=0, mode="c", batch_size=4):
+def make_trainer(optimizer="adam", bptt=4, mode="c", batch_size=4, **kwargs):
     return BatchedTrainer(GRUTheano(C, H, dtype="float64", seed=2, mode=mode), optimizer, clip=1.0, bptt=bptt,
-                          batch_size=batch_size, bucket_width=4, mode=mode)
+                          batch_size=batch_size, mode=mode, **kwargs)
 
 
-def test_truncated_chunks_carry_the_state_forward():
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_packed_streams_give_the_per_sentence_gradients(name):
+    """Several sentences end to end in each column of one chunk (none crosses its end): the reset input makes
+    the cost and every gradient the sum of the per-sentence ones, even though the state enters non-zero."""
+    model = MODELS[name]()
+    lengths = (3, 7, 5, 1, 4, 2, 6)
+    Xs = [RNG.integers(0, C, n).astype(np.int32) for n in lengths]
+    Ys = [RNG.integers(0, C, n).astype(np.int32) for n in lengths]
+    (batch,) = packed_batches(Xs, Ys, batch_size=2, length=16, shuffle=False)
+    assert batch.reset[:, 0].sum() > 1 and batch.reset[:, 1].sum() > 1  # several sentences per stream
+    carried = [RNG.normal(size=(H, 2)) for _ in range(model.num_states())]  # reset must wipe this out
+    got_cost, *got_grads = batched_cost_and_grads(model)(batch.x, batch.y, batch.mask.astype(float),
+                                                         batch.reset.astype(float), *carried)
+    want_cost = sum(model.ce_error(a, b) for a, b in zip(Xs, Ys))
+    want_grads = [sum(g) for g in zip(*[model.bptt(a, b) for a, b in zip(Xs, Ys)])]
+    assert got_cost == pytest.approx(want_cost, rel=1e-12)
+    for got, want in zip(got_grads, want_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_chunks_carry_the_state_forward():
+    """Short chunks cut most sentences; carrying the state makes the loss exactly the per-sentence one."""
     data = make_data()
-    full, chunked = make_trainer(bptt=0), make_trainer(bptt=4)  # batches of up to 12 steps: 1-3 chunks
-    a, b = full.evaluate(*data.xy("valid")), chunked.evaluate(*data.xy("valid"))
-    assert a.words == b.words > 0
-    assert a.total_logprob == pytest.approx(b.total_logprob, rel=1e-12)
-    with pytest.raises(ValueError, match="chunk length 3 must be a multiple of the bucket width 4"):
-        make_trainer(bptt=3)
+    X, Y = data.xy("valid")
+    short, long = make_trainer(bptt=3), make_trainer(bptt=40)
+    a, b = short.evaluate(X, Y), long.evaluate(X, Y)
+    want = sum(short.model.ce_error(x, y) for x, y in zip(X, Y))
+    assert a.words == b.words == sum(len(y) for y in Y)
+    assert -a.total_logprob == pytest.approx(want, rel=1e-12)
+    assert -b.total_logprob == pytest.approx(want, rel=1e-12)
+
+
+def test_training_steps_carry_the_state_between_chunks():
+    """With a zero learning rate the weights stay put, so the costs train_batch reports over an epoch of
+    3-step chunks (most sentences cut) must add up to the per-sentence loss of the training set."""
+    data = make_data()
+    trainer = make_trainer(optimizer="sgd", bptt=3)
+    X, Y = data.xy("train")
+    total = sum(trainer.train_batch(batch, 0.0)[0] for batch in trainer.batches(X, Y, seed=1, epoch=0))
+    assert total == pytest.approx(sum(trainer.model.ce_error(x, y) for x, y in zip(X, Y)), rel=1e-12)
 
 
 def test_training_lowers_validation_loss_and_writes_checkpoints(tmp_path):
@@ -91,7 +128,7 @@ def test_training_lowers_validation_loss_and_writes_checkpoints(tmp_path):
     assert state.history[-1]["valid_loss"] < before - 0.2
     model, vocab, meta = load_model(tmp_path / "m.npz")
     assert vocab == data.vocab and meta["extra"]["fit"]["epoch"] == 4
-    assert set(meta["optimizer_state"]) == set(trainer.optimizer.get_state())
+    assert set(meta["optimizer_state"]) == set(trainer.get_state()) > set(trainer.optimizer.get_state())
     assert best_path(tmp_path / "m.npz").exists()
     png = plot_history(state.history, tmp_path / "m.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -127,8 +164,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     model, _, meta = load_model(tmp_path / "b.npz", dtype="float64")
     state = FitState.from_dict(meta["extra"]["fit"])
     assert (state.epoch, state.batch) == (1, 2)
-    resumed = BatchedTrainer(model, "adam", clip=1.0, bptt=0, batch_size=4, bucket_width=4, mode="c")
-    resumed.optimizer.set_state(meta["optimizer_state"])
+    resumed = BatchedTrainer(model, "adam", clip=1.0, bptt=4, batch_size=4, mode="c")
+    resumed.set_state(meta["optimizer_state"])  # the optimizer and the state carried into the next chunk
     fit(resumed, data, state, epochs=3, out=tmp_path / "b.npz", seed=7, **quiet)
     want, got = params_of(straight), params_of(resumed)
     for name in want:
@@ -227,4 +264,4 @@ def test_jax_backend_gives_the_same_loss_as_c():
     jax_trainer = make_trainer(mode="jax")
     jax_score = jax_trainer.evaluate(*data.xy("valid"))
     assert jax_score.total_logprob == pytest.approx(c_score.total_logprob, rel=1e-6)
-    assert jax_trainer.compiles == len({b.x.shape for b in jax_trainer.batches(*data.xy("valid"), 0, 0)})
+    assert jax_trainer.compiles == 1  # one chunk shape, one graph

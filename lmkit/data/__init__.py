@@ -2,7 +2,7 @@
 
 The usual entry point is :func:`load_sentences` followed by :func:`build_dataset`.
 """
-from .batching import Batch, bucketed_batches, pad_batch
+from .batching import Batch, packed_batches, pad_batch
 from .cache import cached
 from .dataset import Dataset, build_dataset, encode, make_xy, split_indices
 from .sources import read_source, select_plays, shakespeare_plays
@@ -27,6 +27,6 @@ def load_sentences(spec=DEFAULT_CORPUS, drop_http=False, use_cache=True, max_sen
 
 
 __all__ = ["Batch", "Dataset", "DEFAULT_CORPUS", "MASK_TOKEN", "SENTENCE_END", "SENTENCE_START",
-           "UNKNOWN_TOKEN", "Vocabulary", "bucketed_batches", "build_dataset", "cached", "encode",
-           "load_sentences", "make_xy", "pad_batch", "read_source", "select_plays", "shakespeare_plays",
+           "UNKNOWN_TOKEN", "Vocabulary", "build_dataset", "cached", "encode",
+           "load_sentences", "make_xy", "packed_batches", "pad_batch", "read_source", "select_plays", "shakespeare_plays",
            "split_indices", "tokenize_documents"]
