@@ -29,6 +29,7 @@ MODELS = {
     "rnn": lambda: RNNTheano(C, H, bptt_truncate=-1, dtype="float64", seed=1),
     "gru": lambda: GRUTheano(C, H, dtype="float64", seed=1),
     "lstm": lambda: LSTMTheano(C, H, embed_dim=3, num_layers=1, dtype="float64", seed=1),
+    "gru_tied": lambda: GRUTheano(C, H, num_layers=1, tie_weights=True, dtype="float64", seed=1),
 }
 
 
