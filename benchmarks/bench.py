@@ -240,8 +240,9 @@ def bench_batched(cfg, results):
                     # One trainer per model serves every batch size (numba/c compile once per model;
                     # JAX compiles once per shape anyway). batch_size only matters for evaluate().
                     if trainer is None:
-                        trainer = BatchedTrainer(model, "sgd", clip=5.0, bptt=0, batch_size=B, bucket_width=T,
-                                                 mode=mode)
+                        trainer = BatchedTrainer(model, "sgd", clip=5.0, bptt=T, batch_size=B, mode=mode)
+                    trainer.batch_size = B  # the carried state must match this batch's width
+                    trainer.carry = trainer._zero_states()
                     n_before = trainer.compiles
                     t0 = time.perf_counter()
                     trainer.train_batch(batch, 0.01)
@@ -339,7 +340,7 @@ def bench_eval(cfg, results):
                 continue   # each numba eval graph costs 20-70 s of compilation; the RNN shows the trend
             try:
                 model = build_model(name, cfg, mode)
-                trainer = BatchedTrainer(model, "sgd", clip=5.0, bptt=0, batch_size=B, bucket_width=T, mode=mode)
+                trainer = BatchedTrainer(model, "sgd", clip=5.0, bptt=T, batch_size=B, mode=mode)
                 t0 = time.perf_counter()
                 trainer.evaluate(X[:B], Y[:B])
                 compile_s = time.perf_counter() - t0

@@ -205,13 +205,14 @@ class RecurrentLM:
     def _initial_params(self, rng):
         """Random weights as in the tutorial.
 
-        E ~ U(-1/sqrt(C), 1/sqrt(C)); U, W, V ~ U(-1/sqrt(H), 1/sqrt(H)); biases from
+        E ~ U(-1/sqrt(C), 1/sqrt(C)) (U(-1/sqrt(H), 1/sqrt(H)) when tied); U, W, V ~ U(-1/sqrt(H), 1/sqrt(H)); biases from
         :meth:`initial_bias` (zeros for the GRU); c = 0. Arrays are drawn in the tutorial's order
         E, U, W, V, so with the default sizes and the same ``np.random`` seed the initial weights are the
         tutorial's.
         """
         shapes = self.param_shapes()
-        e_bound = np.sqrt(1.0 / self.word_dim)
+        # A tied E is the output layer too, so it starts at the output layer's scale 1/sqrt(H).
+        e_bound = np.sqrt(1.0 / (self.hidden_dim if self.tie_weights else self.word_dim))
         h_bound = np.sqrt(1.0 / self.hidden_dim)
         drawn = {"E": rng.uniform(-e_bound, e_bound, shapes["E"])}
         u_names = [n for n in self.recurrent_param_names() if n.startswith("U")]

@@ -64,7 +64,9 @@ class BatchedTrainer:
     def _function(self, kind):
         """The compiled ``train`` or ``eval`` function (each compiled once, for the one chunk shape)."""
         if kind not in self._functions:
-            T, B, H = self.bptt, self.batch_size, self.model.hidden_dim
+            # Static shapes let JAX compile the one chunk shape; C and Numba take any shape with one compile.
+            T, B = (self.bptt, self.batch_size) if self.mode == "JAX" else (None, None)
+            H = self.model.hidden_dim
             x, y = (pt.tensor(n, dtype="int32", shape=(T, B)) for n in ("x", "y"))
             mask, reset = (pt.tensor(n, dtype=self.dtype, shape=(T, B)) for n in ("mask", "reset"))
             states = [pt.tensor(f"state{i}", dtype=self.dtype, shape=(H, B))

@@ -19,7 +19,7 @@ from lmkit.errors import CheckpointError, UsageError
 
 MODELS = {"rnn": "RNNTheano", "gru": "GRUTheano", "lstm": "LSTMTheano"}
 TRAINER_KEYS = ("optimizer", "clip", "bptt", "batch_size", "dropout", "variational_dropout")
-RUN_KEYS = ("epochs", "patience", "seed", "learning_rate")
+RUN_KEYS = ("epochs", "patience", "seed", "learning_rate", "dtype")
 
 
 def build_parser():
@@ -88,8 +88,10 @@ def main():
     args.mode = args.mode or default_batched_mode()
     state, optimizer_state = None, None
     if args.resume:
-        model, vocab, meta = load_model(args.resume, mode=args.mode)
-        saved = meta.get("extra", {})
+        saved = load_checkpoint(args.resume)[1].get("extra", {})
+        # The run goes on in the dtype it started in (float32 unless the checkpoint says otherwise).
+        model, vocab, meta = load_model(args.resume, mode=args.mode,
+                                        dtype=saved.get("run", {}).get("dtype", "float32"))
         if "fit" not in saved:
             raise CheckpointError(f"{args.resume}: not a checkpoint of scripts/train.py (no training state)")
         restore_settings(ap, args, {**saved["data"], **saved["trainer"], **saved["run"]})

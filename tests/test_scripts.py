@@ -106,8 +106,9 @@ def test_batched_train_script_runs_resumes_and_plots(tmp_path):
     second = run_script("train.py", "--resume", out, "--epochs", "2", "--no-progress")
     assert second.returncode == 0, second.stderr
     assert "Resuming" in second.stdout and "epoch 2: train loss" in second.stdout
-    meta = load_checkpoint(out)[1]
+    arrays, meta = load_checkpoint(out)
     assert meta["model_type"] == "RNNTheano" and meta["extra"]["fit"]["epoch"] == 2
+    assert arrays["U"].dtype == np.float32  # the resumed run stayed in the float32 it started in
     assert len(meta["extra"]["fit"]["history"]) == 2
     wrong = run_script("train.py", "--resume", tmp_path / "missing.npz")
     assert wrong.returncode == 2 and "no such checkpoint file" in wrong.stderr

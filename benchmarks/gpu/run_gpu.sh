@@ -1,17 +1,48 @@
 #!/usr/bin/env bash
-# Run ON the GPU machine, from the repository root (the device tool: carry .whl, command `bash benchmarks/gpu/run_gpu.sh`).
-# Installs the carried wheels, then a short GRU training in JAX mode and the batched benchmark on the GPU.
-# Results land in $OUT (or ./gpu-out when run elsewhere).
-set -euo pipefail
+# The GPU run: the README main command on the GPU, the CPU/GPU agreement check and the batched throughput
+# benchmark, each writing into $OUT (or ./gpu-out). Run ON the GPU machine from the repository root with
+# the wheels from benchmarks/gpu/fetch_wheels.sh carried in .whl (device tool: carry [".whl"], command
+# `bash benchmarks/gpu/run_gpu.sh`). That machine has Python 3.12, a CUDA build of JAX, numpy and
+# matplotlib, but neither PyTensor nor the data packages, and no network.
+#
+#   bash benchmarks/gpu/run_gpu.sh            # on the GPU machine (about 6 minutes)
+#   bash benchmarks/gpu/run_gpu.sh --dry-run  # here, on the CPU, tiny sizes: checks the script itself
+set -uo pipefail
+DRY=0; [[ "${1:-}" == "--dry-run" ]] && DRY=1
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 RNNLM_CACHE_DIR=/tmp/rnnlm-cache
-nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
-python3 -c "import jax; print('jax', jax.__version__, jax.devices())" | tee -a "$OUT/gpu.txt"
-# A short training run: whole default corpus, GRU C=8000 H=128, batch 64, two epochs.
-timeout 300 python3 scripts/train.py --model gru --mode jax --batch-size 64 --bptt 16 --epochs 2 \
-  --vocab-size 8000 --out "$OUT/gru-gpu.npz" --no-progress 2>&1 | tee "$OUT/train.log"
-# The batched rows of the benchmark, JAX only (no PyTorch comparison there: its wheel is not carried).
-timeout 240 python3 benchmarks/bench.py --parts batched,eval --modes jax --models rnn,gru,lstm --batches 32,64,256 \
-  --out "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench.log"
+export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
+status=0
+step() {  # step NAME TIMEOUT CMD...: run one part, log it, remember a failure, go on with the next
+  local name=$1 limit=$2; shift 2
+  echo "=== $name: $*" | tee -a "$OUT/steps.log"
+  local start=$SECONDS
+  timeout "$limit" "$@" 2>&1 | tee "$OUT/$name.log"
+  local rc=${PIPESTATUS[0]}
+  echo "=== $name: exit $rc after $((SECONDS - start)) s" | tee -a "$OUT/steps.log"
+  [[ $rc == 0 ]] || status=1
+}
+
+if [[ $DRY == 1 ]]; then
+  PY=${PYTHON:-python}
+  TRAIN=(--max-sentences 600 --vocab-size 200 --epochs 1 --hidden-dim 16 --batch-size 8 --bptt 8)
+  AGREE=(--dry-run --models gru --max-sentences 600 --vocab-size 200 --hidden-dim 16 --batch-size 8 --bptt 8)
+  BENCH=(--quick --parts eval --modes jax --models rnn --batches 4)
+else
+  PY=python3
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    || { echo "carry the wheels of benchmarks/gpu/fetch_wheels.sh as .whl"; exit 2; }
+  export PYTHONPATH=/tmp/site:$PWD RNNLM_CACHE_DIR=/tmp/rnnlm-cache
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+  TRAIN=(--max-sentences 20000 --vocab-size 4000)  # the README main command
+  AGREE=()
+  BENCH=(--parts batched,eval --modes jax --models rnn,gru,lstm --batches 32,64,256)
+fi
+$PY -c "import jax, pytensor; print('jax', jax.__version__, jax.devices(), 'pytensor', pytensor.__version__)" \
+  | tee -a "$OUT/gpu.txt"
+
+step agreement 150 $PY benchmarks/gpu/agreement.py "${AGREE[@]}" --out "$OUT/agreement.json"
+step train 240 $PY scripts/train.py "${TRAIN[@]}" --mode jax --out "$OUT/main.npz" --samples 3 --no-progress
+step bench 240 $PY benchmarks/bench.py "${BENCH[@]}" --out "$OUT/bench-gpu.json"
+rm -f "$OUT"/main.npz "$OUT"/main.best.npz  # at most 8 files come back: logs, JSON and the loss-curve PNG
+exit $status

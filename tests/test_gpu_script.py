@@ -1,0 +1,21 @@
+"""The prepared GPU run (benchmarks/gpu/run_gpu.sh) in its dry mode: the same steps on the CPU, tiny sizes."""
+import json
+import os
+import subprocess
+import sys
+
+from .conftest import REPO
+
+
+def test_gpu_script_dry_run(tmp_path):
+    out = tmp_path / "gpu-out"
+    proc = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu" / "run_gpu.sh"), "--dry-run"], cwd=REPO,
+                          env={**os.environ, "OUT": str(out), "PYTHON": sys.executable}, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    agreement = json.loads((out / "agreement.json").read_text())
+    assert agreement["models"]["gru"]["agree"] and agreement["models"]["gru"]["loss"][0] > 0
+    assert "test (best model):" in (out / "train.log").read_text()
+    assert json.loads((out / "bench-gpu.json").read_text())
+    assert len(list(out.iterdir())) <= 8  # what the device tool can bring back
+    assert not (out / "main.npz").exists()
