@@ -4,8 +4,18 @@ For N positions with hidden states ``h`` (N x H), output weights ``V`` (C x H), 
 targets ``y``, the cross-entropy is ``-log softmax(V h + c)[y] = logsumexp(V h + c) - (V[y] . h + c[y])``.
 Written this way the target's logit is a gather of N rows of ``V`` rather than a gather from the N x C
 matrix of log-probabilities, so the backward pass never scatters into an N x C buffer.
+
+The batched graphs call :func:`output_cost`, which computes the same cost with the fused Op of
+:mod:`lmkit.fused_output` (loss and gradients in one pass, 1.10-1.17x faster on the 2-core CPU);
+``RNNLM_FUSED_OUTPUT=0`` switches back to :func:`output_nll` for comparisons.
 """
+import os
+
 import pytensor.tensor as pt
+
+from .fused_output import fused_output_nll_sum
+
+FUSED = os.environ.get("RNNLM_FUSED_OUTPUT", "1") != "0"
 
 
 def output_nll(h, V, c, y):
@@ -25,4 +35,6 @@ def output_cost(top, V, c, y, mask):
     ``(T, B)``. The states are laid out as ``T*B`` rows for one large output-layer product.
     """
     rows = top.dimshuffle(0, 2, 1).reshape((-1, top.shape[1]))  # (T*B, H), row t*B + b
+    if FUSED:
+        return fused_output_nll_sum(rows, V, c, y.flatten(), mask.flatten())
     return pt.sum(output_nll(rows, V, c, y.flatten()) * mask.flatten())

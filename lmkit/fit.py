@@ -1,7 +1,8 @@
 """The epoch loop around :class:`lmkit.trainer.BatchedTrainer`: validation, schedule, checkpoints, resume.
 
-After every epoch the validation perplexity is measured. If it did not improve, the learning rate is
-halved; after ``patience`` such epochs in a row training stops early. A checkpoint (weights, optimizer
+After every epoch the learning rate is multiplied by ``lr_decay`` (1: constant) and the validation
+perplexity is measured. If it did not improve, the learning rate is halved as well; after ``patience``
+such epochs in a row training stops early. A checkpoint (weights, optimizer
 state, vocabulary, settings and the loop's own state) is written atomically after every epoch and on
 Ctrl-C, and the best model so far is kept beside it as ``<name>.best.npz``. The order of minibatches is a
 function of the seed and the epoch number only, so a run resumed from a checkpoint replays exactly what
@@ -50,7 +51,7 @@ def best_path(path):
 
 
 def fit(trainer, data, state, epochs, out, seed=0, patience=3, min_delta=1e-3, extra=None, log=print,
-        progress=True):
+        progress=True, lr_decay=1.0):
     """Train until ``epochs`` epochs are done or early stopping; returns the final :class:`FitState`."""
     model, vocab = trainer.model, data.vocab
     X, Y = data.xy("train")
@@ -103,6 +104,7 @@ def fit(trainer, data, state, epochs, out, seed=0, patience=3, min_delta=1e-3, e
         log(message + f" ({trainer.compiles} compiled graphs)")
         state.epoch += 1
         state.batch, state.epoch_cost, state.epoch_tokens = 0, 0.0, 0
+        state.learning_rate *= lr_decay
         if valid:
             if valid.cross_entropy < state.best_valid_loss - min_delta:
                 state.best_valid_loss, state.bad_epochs = valid.cross_entropy, 0

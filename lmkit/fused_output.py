@@ -14,11 +14,16 @@ and its gradients, with p_nj = softmax_j(z_n) and onehot_nj = [j == y_n],
     dL/dc    = sum_n G_n  (C,)
 
 ``lmkit.batched_output.output_nll`` writes the same cost as ordinary PyTensor ops; PyTensor then
-differentiates it op by op, and in JAX mode the logsumexp and its gradient materialise several N x C arrays
-and take most of a training step. ``SoftmaxNLL`` instead computes L and all three gradients together, rows
-in blocks of ``block``: each block's logits (block x C) are made, used for its share of the loss, of dL/dh
-and of the running sums dL/dV and dL/dc, then dropped. No N x C array ever exists, and the backward pass
-reuses the node's own gradient outputs, so the three matrix products (logits, G V, G^T h) run once each.
+differentiates it op by op, and in JAX mode the logsumexp and its gradient materialise several N x C arrays.
+``SoftmaxNLL`` instead computes L and all three gradients together, rows in blocks of ``block``: each
+block's logits (block x C) are made, used for its share of the loss, of dL/dh and of the running sums
+dL/dV and dL/dc, then dropped, so on a CPU no N x C array exists. The backward pass reuses the node's own
+gradient outputs, so the three matrix products (logits, G V, G^T h) run once each.
+
+Measured (benchmarks/output_layer.py, JAX, float32, H=128, N=1024-2048, C=4000-8000, forward + backward):
+on the 2-core CPU 1.10-1.17x faster than the plain graph with lmkit's allocator settings (lmkit.allocator),
+1.85-1.93x without them (the plain graph's N x C buffers then cost page faults; the fused Op is unaffected);
+the three matrix products alone take ~32 of its ~37 ms at N=1024, C=8000. On an H200 both take the same.
 
 Three implementations of one Op:
 
@@ -42,9 +47,12 @@ from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.scalar import upcast
 from pytensor.tensor.rewriting.basic import register_specialize
 
-# Rows per block. Measured on the 2-core CPU (benchmarks/output_layer.py, JAX, float32, H=128,
-# C=4000-8000, N=1024-2048): 64 is slower, 128 and 256 about even, 256 slightly ahead.
+# Rows per block on a CPU. Measured on the 2-core machine (benchmarks/output_layer.py, JAX, float32,
+# H=128, C=4000-8000, N=1024-2048): 64 is the slowest, 256 the fastest, 128 in between by 1-5 ms.
 DEFAULT_BLOCK = 256
+# On a GPU the blocks' serial loop only costs time: on an H200, N=8192, C=8000 took 2.7 ms in blocks of
+# 256, 1.8 ms in blocks of 1024 and 1.5 ms in one block (the plain graph: 1.5 ms). So block=None, the
+# default, means DEFAULT_BLOCK on a CPU and all N rows at once on an accelerator.
 
 
 class SoftmaxNLL(Op):
@@ -52,17 +60,18 @@ class SoftmaxNLL(Op):
 
     Inputs: ``h`` (N, H), ``V`` (C, H), ``c`` (C,) only if ``has_bias``, ``y`` (N,) integer, ``mask`` (N,).
     Outputs: ``L`` (scalar), then, if ``with_grads``, ``dL/dh``, ``dL/dV`` and (if ``has_bias``) ``dL/dc``.
-    All float inputs are cast to one common dtype, which every output keeps.
+    All float inputs are cast to one common dtype, which every output keeps. ``block``: rows per block, or
+    None for the backend's choice (``DEFAULT_BLOCK`` on a CPU, all rows on a GPU).
     """
 
     __props__ = ("has_bias", "with_grads", "block")
 
-    def __init__(self, has_bias=True, with_grads=True, block=DEFAULT_BLOCK):
+    def __init__(self, has_bias=True, with_grads=True, block=None):
         self.has_bias = bool(has_bias)
         self.with_grads = bool(with_grads)
-        self.block = int(block)
-        if self.block < 1:
-            raise ValueError(f"block must be a positive number of rows, got {block}")
+        self.block = None if block is None else int(block)
+        if self.block is not None and self.block < 1:
+            raise ValueError(f"block must be a positive number of rows or None, got {block}")
 
     def unpack(self, inputs):
         """``(h, V, c, y, mask)`` from the node's input list; ``c`` is None without a bias."""
@@ -104,7 +113,7 @@ class SoftmaxNLL(Op):
     def perform(self, node, inputs, output_storage):
         h, V, c, y, mask = self.unpack(inputs)
         dtype = node.outputs[0].dtype
-        results = softmax_nll_numpy(h, V, c, y, mask, self.block, self.with_grads)
+        results = softmax_nll_numpy(h, V, c, y, mask, self.block or DEFAULT_BLOCK, self.with_grads)
         for storage, value in zip(output_storage, results):
             storage[0] = np.asarray(value, dtype=dtype)
 
@@ -119,10 +128,9 @@ class SoftmaxNLL(Op):
             # A forward-only node (normally made only by the rewrite below, after any grad is taken):
             # get the gradients from a full node on the same inputs.
             outputs = SoftmaxNLL(self.has_bias, True, self.block)(*inputs)
-        h, V, c, y, mask = self.unpack(inputs)
         grads = [g_loss * d for d in outputs[1:]]  # dC/dx = dC/dL * dL/dx, for x = h, V (, c)
         grads.append(disconnected_type())  # y
-        grads.append(grad_not_implemented(self, len(inputs) - 1, mask,
+        grads.append(grad_not_implemented(self, len(inputs) - 1, inputs[-1],
                                           "the per-row NLL (the gradient w.r.t. mask) is not an output"))
         return grads
 
@@ -161,17 +169,22 @@ def jax_funcify_SoftmaxNLL(op, node=None, **kwargs):
     """JAX version: ``lax.scan`` over row blocks, carrying the running sums dL/dV and dL/dc.
 
     N is padded up to a whole number of blocks with rows of mask 0, which add nothing to any output.
+    The running dL/dV is kept transposed, H x C, as ``h_b^T G_b``: XLA's CPU matrix product is slower
+    with a transposed block x C operand (``G_b^T h_b``), by 2-3 ms of 38 at N=1024, C=8000.
     Every array is built from the inputs' own dtypes, so float32 stays float32 even with jax x64 enabled.
     """
+    import jax
     import jax.numpy as jnp
     from jax import lax
 
     has_bias, with_grads, block = op.has_bias, op.with_grads, op.block
+    if block is None:  # the backend's choice: blocks on a CPU, all rows at once on a GPU
+        block = DEFAULT_BLOCK if jax.default_backend() == "cpu" else None
 
     def softmax_nll(*inputs):
         h, V, c, y, mask = op.unpack(inputs)
         N, H = h.shape
-        b = max(1, min(block, N))              # rows per block; never more than N
+        b = max(1, min(block or N, N))          # rows per block; never more than N
         nb = -(-N // b)                         # number of blocks
         pad = nb * b - N
         hs = jnp.pad(h, ((0, pad), (0, 0))).reshape(nb, b, H)
@@ -192,20 +205,20 @@ def jax_funcify_SoftmaxNLL(op, node=None, **kwargs):
                 return carry, nll
             onehot = lax.broadcasted_iota(yb.dtype, z.shape, 1) == yb[:, None]
             G = e * (mb / s)[:, None] - jnp.where(onehot, mb[:, None], 0)  # mask_n (p_nj - onehot_nj)
-            dV, dc = carry
-            dV = dV + G.T @ hb                                      # dL/dV_j += sum_n G_nj h_n
+            dVt, dc = carry
+            dVt = dVt + hb.T @ G                                    # dL/dV_j += sum_n G_nj h_n
             if has_bias:
                 dc = dc + jnp.sum(G, axis=0)                        # dL/dc_j += sum_n G_nj
-            return (dV, dc), (nll, G @ V)                           # dL/dh_n = sum_j G_nj V_j
+            return (dVt, dc), (nll, G @ V)                          # dL/dh_n = sum_j G_nj V_j
 
         if not with_grads:
             _, nll = lax.scan(step, (), (hs, ys, ms))
             return jnp.sum(mask * nll.reshape(-1)[:N])              # L = sum_n mask_n nll_n
-        zeros = (jnp.zeros_like(V), jnp.zeros_like(c) if has_bias else None)
-        (dV, dc), (nll, dh) = lax.scan(step, zeros, (hs, ys, ms))
+        zeros = (jnp.zeros_like(V.T), jnp.zeros_like(c) if has_bias else None)
+        (dVt, dc), (nll, dh) = lax.scan(step, zeros, (hs, ys, ms))
         loss = jnp.sum(mask * nll.reshape(-1)[:N])                  # L = sum_n mask_n nll_n
         dh = dh.reshape(-1, H)[:N]
-        return (loss, dh, dV) + ((dc,) if has_bias else ())
+        return (loss, dh, dVt.T) + ((dc,) if has_bias else ())
 
     return softmax_nll
 
@@ -221,10 +234,11 @@ def local_softmax_nll_forward_only(fgraph, node):
     return {node.outputs[0]: loss}
 
 
-def fused_output_nll_sum(h, V, c, y, mask, block=DEFAULT_BLOCK):
+def fused_output_nll_sum(h, V, c, y, mask, block=None):
     """Symbolic ``sum_n mask_n * nll_n``, the same value as ``pt.sum(output_nll(h, V, c, y) * mask)``.
 
-    ``c`` may be None (no output bias). ``pytensor.grad`` of the result w.r.t. anything upstream of
+    ``c`` may be None (no output bias); ``block``: rows per block, None for the backend's choice
+    (see ``SoftmaxNLL``). ``pytensor.grad`` of the result w.r.t. anything upstream of
     ``h``, ``V`` or ``c`` uses the gradients the Op computed alongside the loss.
     """
     op = SoftmaxNLL(has_bias=c is not None, block=block)
