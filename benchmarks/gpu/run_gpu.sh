@@ -42,7 +42,7 @@ $PY -c "import jax, pytensor; print('jax', jax.__version__, jax.devices(), 'pyte
   | tee -a "$OUT/gpu.txt"
 
 step agreement 120 $PY benchmarks/gpu/agreement.py "${AGREE[@]}" --out "$OUT/agreement.json"
-step train 180 $PY scripts/train.py "${TRAIN[@]}" --mode jax --out "$OUT/main.npz" --samples 3 --no-progress
+step train 180 $PY scripts/train.py "${TRAIN[@]}" --mode jax --out "$OUT/main.npz" --samples 0 --no-progress
 step bench 150 $PY benchmarks/bench.py "${BENCH[@]}" --out "$OUT/bench-gpu.json"
 rm -f "$OUT"/main.npz "$OUT"/main.best.npz  # at most 8 files come back: logs, JSON and the loss-curve PNG
 exit $status
