@@ -241,7 +241,10 @@ def bench_batched(cfg, results):
                     # JAX compiles once per shape anyway). batch_size only matters for evaluate().
                     if trainer is None:
                         trainer = BatchedTrainer(model, "sgd", clip=5.0, bptt=T, batch_size=B, mode=mode)
-                    trainer.batch_size = B  # the carried state must match this batch's width
+                    if trainer.batch_size != B:  # the carried state must match this batch's width,
+                        trainer.batch_size = B   # and JAX's graph its shape
+                        if mode == "jax":
+                            trainer._functions.clear()
                     trainer.carry = trainer._zero_states()
                     n_before = trainer.compiles
                     t0 = time.perf_counter()
