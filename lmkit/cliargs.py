@@ -11,6 +11,32 @@ DATA_KEYS = ("corpus", "vocab_size", "convention", "max_sentences", "valid_fract
              "split_seed", "no_cache")
 
 
+def number(cast, low=None, high=None, low_open=False, high_open=False):
+    """An argparse ``type`` that parses ``cast`` and refuses values outside the range, in one line.
+
+    ``number(int, 1)`` is a positive integer; ``number(float, 0, 1, high_open=True)`` a rate in [0, 1).
+    """
+    def parse(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if cast is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            lo = "" if low is None else f"{'(' if low_open else '['}{low}"
+            hi = "" if high is None else f"{high}{')' if high_open else ']'}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: allowed {lo or '(-inf'}, {hi or 'inf)'}")
+        return value
+    parse.__name__ = cast.__name__  # argparse names the type in its messages
+    return parse
+
+
+POSITIVE_INT = number(int, 1)
+COUNT = number(int, 0)
+
+
 def env_default(name, default, cast):
     """A flag's default from the tutorial's environment variable ``name`` when it is set."""
     return cast(os.environ[name]) if os.environ.get(name) else default
@@ -42,9 +68,9 @@ def add_data_args(parser, vocab_size=8000, convention="part2"):
     group.add_argument("--convention", choices=["part2", "part4"], default=convention,
                        help="vocabulary layout: part2 = UNKNOWN last; part4 = <MASK/> 0, UNKNOWN 1, ascending "
                             "frequency, 'http' sentences dropped (default: %(default)s)")
-    group.add_argument("--max-sentences", type=int, default=None, help="use only the first N sentences")
-    group.add_argument("--valid-fraction", type=float, default=0.05, help="held-out validation share")
-    group.add_argument("--test-fraction", type=float, default=0.05, help="held-out test share")
+    group.add_argument("--max-sentences", type=POSITIVE_INT, default=None, help="use only the first N sentences")
+    group.add_argument("--valid-fraction", type=number(float, 0, 1, high_open=True), default=0.05, help="held-out validation share")
+    group.add_argument("--test-fraction", type=number(float, 0, 1, high_open=True), default=0.05, help="held-out test share")
     group.add_argument("--split-seed", type=int, default=0, help="seed of the train/valid/test split")
     group.add_argument("--no-cache", action="store_true", help="re-tokenize instead of using the disk cache")
     return group
@@ -90,6 +116,12 @@ def run(main):
         sys.exit(130)
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gets one line, ``error: <message>`` (exit 2), like every other error here."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def parser(description):
-    return argparse.ArgumentParser(description=description,
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return OneLineErrorParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -16,7 +16,8 @@ import os
 from pathlib import Path
 
 from lmkit.checkpoint import OPTIMIZER_PREFIX, load_checkpoint, load_model
-from lmkit.cliargs import DATA_KEYS, add_data_args, load_dataset, parser, restore_settings, run, settings
+from lmkit.cliargs import (COUNT, DATA_KEYS, POSITIVE_INT, add_data_args, load_dataset, number, parser,
+                           restore_settings, run, settings)
 from lmkit.errors import CheckpointError, UsageError
 
 MODELS = {"rnn": "RNNTheano", "gru": "GRUTheano", "lstm": "LSTMTheano"}
@@ -29,9 +30,9 @@ def build_parser():
     add_data_args(ap, vocab_size=8000)
     m = ap.add_argument_group("model")
     m.add_argument("--model", choices=sorted(MODELS), default="gru")
-    m.add_argument("--hidden-dim", type=int, default=192)
-    m.add_argument("--embed-dim", type=int, default=None, help="GRU/LSTM word-vector size (default: hidden)")
-    m.add_argument("--layers", type=int, default=1,
+    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=192)
+    m.add_argument("--embed-dim", type=POSITIVE_INT, default=None, help="GRU/LSTM word-vector size (default: hidden)")
+    m.add_argument("--layers", type=POSITIVE_INT, default=1,
                    help="GRU/LSTM stacked layers (the tutorial's GRU has 2; at budgets of minutes the second layer "
                         "slowed learning down, see README)")
     m.add_argument("--gate", choices=["hard", "sigmoid"], default=None,
@@ -42,26 +43,26 @@ def build_parser():
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     t = ap.add_argument_group("training")
     t.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
-    t.add_argument("--learning-rate", type=float, default=0.004)
-    t.add_argument("--clip", type=float, default=5.0, help="max global gradient norm (0: no clipping)")
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--bptt", type=int, default=32,
+    t.add_argument("--learning-rate", type=number(float, 0, low_open=True), default=0.004)
+    t.add_argument("--clip", type=number(float, 0), default=5.0, help="max global gradient norm (0: no clipping)")
+    t.add_argument("--batch-size", type=POSITIVE_INT, default=16)
+    t.add_argument("--bptt", type=POSITIVE_INT, default=32,
                    help="steps per chunk: sentences are packed end to end into --batch-size streams cut into chunks "
                         "of this length; the state is carried across chunks, gradients stop there")
-    t.add_argument("--dropout", type=float, default=0.3,
+    t.add_argument("--dropout", type=number(float, 0, 1, high_open=True), default=0.3,
                    help="dropout rate on the word vectors, between layers and before the softmax")
     t.add_argument("--variational-dropout", action="store_true",
                    help="one dropout mask per stream and chunk instead of one per time step")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--lr-decay", type=float, default=0.85,
+    t.add_argument("--epochs", type=POSITIVE_INT, default=10)
+    t.add_argument("--lr-decay", type=number(float, 0, 1, low_open=True), default=0.85,
                    help="multiply the learning rate by this after every epoch (1: constant)")
-    t.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping")
+    t.add_argument("--patience", type=POSITIVE_INT, default=3, help="epochs without improvement before stopping")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--mode", default=None, help="backend: jax, c or numba (default: see README)")
     o = ap.add_argument_group("output")
     o.add_argument("--out", default=None, help="checkpoint path (default: runs/<model>.npz)")
     o.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
-    o.add_argument("--samples", type=int, default=5, help="sentences to generate at the end")
+    o.add_argument("--samples", type=COUNT, default=5, help="sentences to generate at the end")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap
 

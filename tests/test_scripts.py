@@ -112,3 +112,19 @@ def test_batched_train_script_runs_resumes_and_plots(tmp_path):
     assert len(meta["extra"]["fit"]["history"]) == 2
     wrong = run_script("train.py", "--resume", tmp_path / "missing.npz")
     assert wrong.returncode == 2 and "no such checkpoint file" in wrong.stderr
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--bptt", "-8", "argument --bptt: -8 is out of range: allowed [1, inf)"),
+    ("--batch-size", "0", "argument --batch-size: 0 is out of range"),
+    ("--dropout", "1", "argument --dropout: 1.0 is out of range: allowed [0, 1)"),
+    ("--lr-decay", "0", "argument --lr-decay: 0.0 is out of range: allowed (0, 1]"),
+    ("--epochs", "0", "argument --epochs: 0 is out of range"),
+    ("--max-sentences", "-5", "argument --max-sentences: -5 is out of range"),
+    ("--hidden-dim", "x", "argument --hidden-dim: expected an integer, got 'x'"),
+])
+def test_out_of_range_training_flags_get_one_line_before_any_work(flag, value, message):
+    proc = run_script("train.py", flag, value)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [f"error: {message}" + proc.stderr.split(message, 1)[1].rstrip()]
+    assert "see train.py --help" in proc.stderr
