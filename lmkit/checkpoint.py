@@ -8,11 +8,13 @@ A model is checkpointable when it has a class attribute ``model_type`` (a regist
 method ``hparams()`` returning the JSON-able constructor arguments, and ``get_params()`` /
 ``set_params(dict)`` for its weights as numpy arrays.
 """
+import contextlib
 import importlib
 import json
 import os
 import tempfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -149,3 +151,51 @@ def load_model(path, expected_type=None, vocab=None, **model_kwargs):
         raise CheckpointError(f"{path}: vocabulary of {len(stored_vocab)} words does not match "
                               f"word_dim={meta['hparams']['word_dim']}")
     return model, stored_vocab or vocab, meta
+
+
+@contextlib.contextmanager
+def exclusive_output(path):
+    """Claim the checkpoint path ``path`` for one training run, for as long as the ``with`` block lasts.
+
+    The claim is a file ``<path>.lock`` created exclusively and holding the owner's process id, so a second
+    run with the same output is refused with one line instead of silently replacing the first run's
+    files. A lock left by a process that no longer exists (killed with SIGKILL, say) is taken over. The
+    folder is created and tested for writing here, before any training, and a folder given as the path is
+    refused.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder; give a file name for the checkpoint, such as {path / 'model.npz'}")
+    lock = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                break
+            except FileExistsError:
+                owner = _lock_owner(lock)
+                if owner is not None:
+                    raise CheckpointError(f"{path}: another training run (process {owner}) is writing it; "
+                                          "choose another --out or wait for it to finish") from None
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+        else:
+            raise CheckpointError(f"{path}: could not take over the stale lock {lock}")
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(str(os.getpid()))
+    try:
+        yield path
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock):
+    """The live process id written in ``lock``, or None when it is unreadable or that process is gone."""
+    try:
+        pid = int(lock.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid

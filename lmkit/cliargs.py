@@ -3,7 +3,7 @@ import argparse
 import os
 import sys
 
-from .errors import RNNLMError
+from .errors import RNNLMError, UsageError
 
 
 # The data flags a checkpoint records, so that scoring and resuming rebuild the very same splits.
@@ -46,16 +46,37 @@ def settings(args, keys):
     return {k: getattr(args, k) for k in keys}
 
 
-def restore_settings(parser, args, saved, argv=None):
+def explicit_flags(parser, argv=None):
+    """The destinations of the flags given on the command line (``--epochs=3`` and ``--epoch 3`` included).
+
+    argparse fills in a default only for names the namespace does not have yet, so parsing into a
+    namespace that already holds a marker for every destination leaves exactly the given ones changed.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    marker = object()
+    namespace = argparse.Namespace(**{a.dest: marker for a in parser._actions if a.dest != argparse.SUPPRESS})
+    parser.parse_args(argv, namespace=namespace)
+    return {dest for dest, value in vars(namespace).items() if value is not marker}
+
+
+def restore_settings(parser, args, saved, argv=None, fixed=(), log=print):
     """On ``--resume``: take the run's saved settings, except flags given again on this command line.
 
     The data settings are always the saved ones: another corpus or split would silently change the run.
+    A saved setting named in ``fixed`` cannot change either: giving it with another value is an error.
+    Any other flag given again overrides the saved value, with a warning. Returns the explicit flags.
     """
-    argv = sys.argv[1:] if argv is None else argv
-    explicit = {a.dest for a in parser._actions if any(opt in argv for opt in a.option_strings)}
+    explicit = explicit_flags(parser, argv)
     for key, value in saved.items():
-        if key not in explicit or key in DATA_KEYS:
-            setattr(args, key, value)
+        given = getattr(args, key, None)
+        if key in explicit and given != value:
+            flag = "--" + key.replace("_", "-")
+            if key in DATA_KEYS or key in fixed:
+                raise UsageError(f"{flag} cannot change when resuming: the run was started with {value!r}")
+            log(f"warning: {flag} {given!r} replaces the run's {value!r}")
+            continue
+        setattr(args, key, value)
+    return explicit
 
 
 def add_data_args(parser, vocab_size=8000, convention="part2"):

@@ -15,14 +15,17 @@ import argparse
 import os
 from pathlib import Path
 
-from lmkit.checkpoint import OPTIMIZER_PREFIX, load_checkpoint, load_model
+from lmkit.checkpoint import OPTIMIZER_PREFIX, exclusive_output, load_checkpoint, load_model
 from lmkit.cliargs import (COUNT, DATA_KEYS, POSITIVE_INT, add_data_args, load_dataset, number, parser,
                            restore_settings, run, settings)
 from lmkit.errors import CheckpointError, UsageError
 
 MODELS = {"rnn": "RNNTheano", "gru": "GRUTheano", "lstm": "LSTMTheano"}
 TRAINER_KEYS = ("optimizer", "clip", "bptt", "batch_size", "dropout", "variational_dropout")
-RUN_KEYS = ("epochs", "patience", "seed", "learning_rate", "lr_decay", "dtype")
+RUN_KEYS = ("epochs", "patience", "seed", "learning_rate", "lr_decay", "dtype", "mode")
+MODEL_KEYS = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights")  # stored in the model itself
+# What a resumed run may not change: it would no longer be the run that was started.
+FIXED_KEYS = TRAINER_KEYS + ("seed", "dtype")
 
 
 def build_parser():
@@ -86,30 +89,43 @@ def build_model(args, word_dim):
 
 
 def main():
+    ap = build_parser()
+    args = ap.parse_args()
+    # Claim the output before any work: a second run with the same --out, or an --out that cannot be
+    # written, is refused now rather than after an epoch of training.
+    with exclusive_output(args.out or args.resume or f"runs/{args.model}.npz"):
+        train(ap, args)
+
+
+def train(ap, args):
     from lmkit.backend import default_batched_mode
     from lmkit.fit import FitState, best_path, fit
     from lmkit.plotting import plot_history
     from lmkit.sampling import generate_sentences
     from lmkit.trainer import BatchedTrainer
 
-    ap = build_parser()
-    args = ap.parse_args()
-    args.mode = args.mode or default_batched_mode()
     state, optimizer_state = None, None
     if args.resume:
         saved = load_checkpoint(args.resume)[1].get("extra", {})
-        # The run goes on in the dtype it started in (float32 unless the checkpoint says otherwise).
-        model, vocab, meta = load_model(args.resume, mode=args.mode,
-                                        dtype=saved.get("run", {}).get("dtype", "float32"))
         if "fit" not in saved:
             raise CheckpointError(f"{args.resume}: not a checkpoint of scripts/train.py (no training state)")
-        restore_settings(ap, args, {**saved["data"], **saved["trainer"], **saved["run"]})
+        # Every recorded setting comes back (dtype and backend included); flags given again either replace
+        # one with a warning (epochs, patience, learning rate and its decay, backend) or are refused.
+        explicit = restore_settings(ap, args, {**saved["data"], **saved["trainer"], **saved["run"]},
+                                    fixed=FIXED_KEYS)
+        for key in sorted(explicit & set(MODEL_KEYS)):
+            raise UsageError(f"--{key.replace('_', '-')} cannot change when resuming: the model is the checkpoint's")
+        args.mode = args.mode or default_batched_mode()
+        model, vocab, meta = load_model(args.resume, mode=args.mode, dtype=args.dtype)
         args.model = {v: k for k, v in MODELS.items()}[meta["model_type"]]
         args.out = args.out or args.resume
         state, optimizer_state = FitState.from_dict(saved["fit"]), meta["optimizer_state"]
+        if "learning_rate" in explicit:
+            state.learning_rate = args.learning_rate
         data = load_dataset(args, vocab=vocab)
         print(f"Resuming {args.resume}: epoch {state.epoch + 1}, batch {state.batch}, lr {state.learning_rate:g}")
     else:
+        args.mode = args.mode or default_batched_mode()
         data = load_dataset(args)
         model = build_model(args, len(data.vocab))
         state = FitState(learning_rate=args.learning_rate)
