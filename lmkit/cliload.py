@@ -1,4 +1,5 @@
 """Loading a model and its vocabulary from the command line (shared by generate and score)."""
+from .backend import MODES
 from .data import Vocabulary
 from .errors import CheckpointError
 from .modelio import open_model
@@ -7,7 +8,7 @@ from .modelio import open_model
 def add_model_args(parser):
     parser.add_argument("model", help="a checkpoint of this project, or a tutorial .npz (U,V,W or E,U,W,V,b,c)")
     parser.add_argument("--vocab", help="vocabulary JSON, needed for tutorial files that store none")
-    parser.add_argument("--mode", default=None, help="backend: c, numba, jax or python (default: c)")
+    parser.add_argument("--mode", default=None, choices=sorted(MODES), help="backend (default: c)")
 
 
 def load_model_and_vocab(args):

@@ -43,7 +43,7 @@ def adjust(probs, temperature=1.0, top_k=None, banned=()):
 def sample_sentence(model, vocab, rng, rules="part2", temperature=1.0, top_k=None, prefix=(), max_length=100):
     """One sentence as a list of word indices from START to END, or ``None`` if the rules abandon it."""
     start, end, unk = vocab.index[SENTENCE_START], vocab.index[SENTENCE_END], vocab.unknown_index
-    banned = [vocab.index[MASK_TOKEN]] if MASK_TOKEN in vocab else []
+    banned = [start] + ([vocab.index[MASK_TOKEN]] if MASK_TOKEN in vocab else [])  # never inside a sentence
     if rules == "part2":
         banned.append(unk)
     sentence = [start, *vocab.encode(prefix).tolist()]

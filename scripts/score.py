@@ -28,17 +28,21 @@ def main():
     args = ap.parse_args()
 
     model, vocab, meta = load_model_and_vocab(args)
-    if args.text:
+    if args.text is not None:
         encoded = [vocab.encode(s) for s in tokenize_documents([args.text])]
+        if not encoded:
+            raise RNNLMError("--text holds no words to score")
         for s in encoded:
             print(f"{sentence_logprob(model, s):10.3f}  {' '.join(vocab.decode(s[1:-1]))}")
-    elif args.file:
+    elif args.file is not None:
         encoded = [vocab.encode(s) for s in load_sentences(args.file)]
     else:
         data = meta.get("extra", {}).get("data")
         if not data:
             raise RNNLMError(f"{args.model}: does not record its corpus; use --file instead of --split")
         encoded = getattr(load_dataset(argparse.Namespace(**data), vocab=vocab), args.split)
+    if not any(len(s) > 1 for s in encoded):
+        raise RNNLMError("nothing to score: no sentence with a word in it")
     print(score_corpus(model, encoded, progress=lambda it: tqdm(it, desc="scoring", unit="sent",
                                                                   leave=False)))
 

@@ -146,7 +146,8 @@ def train(ap, args):
     state = fit(trainer, data, state, args.epochs, args.out, seed=args.seed, patience=args.patience,
                 lr_decay=args.lr_decay, extra=extra, progress=not args.no_progress)
     png = plot_history(state.history, Path(args.out).with_suffix(".png"), f"{args.model} on {args.corpus}")
-    print(f"Saved {args.out}, the best model {best_path(args.out)} and the loss curves {png}")
+    best = f", the best model {best_path(args.out)}" if os.path.exists(best_path(args.out)) else ""
+    print(f"Saved {args.out}{best} and the loss curves {png}")
 
     best = best_path(args.out) if os.path.exists(best_path(args.out)) else args.out
     best_params, _ = load_checkpoint(best)

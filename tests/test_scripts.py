@@ -128,3 +128,30 @@ def test_out_of_range_training_flags_get_one_line_before_any_work(flag, value, m
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.splitlines() == [f"error: {message}" + proc.stderr.split(message, 1)[1].rstrip()]
     assert "see train.py --help" in proc.stderr
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("generate.py", ["--top-k", "0"], "error: argument --top-k: 0 is out of range"),
+    ("generate.py", ["--top-k", "301"], "error: --top-k 301 is larger than the vocabulary (300 words)"),
+    ("generate.py", ["-n", "-2"], "error: argument -n/--num-sentences: -2 is out of range"),
+    ("generate.py", ["--temperature", "0"], "error: argument --temperature: 0.0 is out of range"),
+    ("generate.py", ["--min-length", "20", "--max-length", "10"], "leaves no room for --min-length 20 words"),
+    ("generate.py", ["--mode", "bogus"], "error: argument --mode: invalid choice: 'bogus'"),
+    ("score.py", ["--text", ""], "error: --text holds no words to score"),
+    ("score.py", ["--text", "   "], "error: --text holds no words to score"),
+])
+def test_bad_generate_and_score_requests_get_one_line(trained, script, args, message):
+    out, _ = trained
+    proc = run_script(script, out, *args)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_samples_never_hold_sentence_markers_and_an_unknown_prefix_is_reported(trained):
+    out, _ = trained
+    proc = run_script("generate.py", out, "-n", "20", "--min-length", "1", "--seed", "3", "--prefix", "zzqx the")
+    assert proc.returncode == 0, proc.stderr
+    assert "prefix words not in the vocabulary, read as UNKNOWN_TOKEN: zzqx" in proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 20 and all(line.startswith("UNKNOWN_TOKEN the") for line in lines)
+    assert not any("SENTENCE_START" in line or "SENTENCE_END" in line for line in lines)
