@@ -57,6 +57,8 @@ def atomic_savez(path, arrays):
 def read_npz(path):
     """All arrays of an npz file as a dict, refusing pickled objects; errors name the file."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
     if not zipfile.is_zipfile(path):  # np.load would try to unpickle anything that is not a zip
@@ -142,7 +144,13 @@ def load_model(path, expected_type=None, vocab=None, **model_kwargs):
     meta["optimizer_state"] = {k[len(OPTIMIZER_PREFIX):]: arrays.pop(k) for k in list(arrays)
                                if k.startswith(OPTIMIZER_PREFIX)}
     cls = model_class(model_type)
-    model = cls(**meta["hparams"], **model_kwargs)
+    hparams = meta.get("hparams")
+    if not isinstance(hparams, dict):
+        raise CheckpointError(f"{path}: its metadata holds no model settings (hparams)")
+    try:
+        model = cls(**hparams, **model_kwargs)
+    except (TypeError, ValueError) as exc:  # an unknown or out-of-range setting, e.g. edited by hand
+        raise CheckpointError(f"{path}: cannot build a {model_type} with {hparams} ({exc})") from None
     try:
         model.set_params(arrays)
     except (KeyError, ValueError) as exc:

@@ -36,6 +36,9 @@ def uniform_init(word_dim, hidden_dim, seed=None):
     tutorial); an integer uses a private ``np.random.RandomState(seed)``. Both model classes call this,
     so an ``RNNNumpy`` and an ``RNNTheano`` built with the same seed start from the same weights.
     """
+    for name, value in (("word_dim", word_dim), ("hidden_dim", hidden_dim)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     rng = np.random if seed is None else np.random.RandomState(seed)
     bound_in, bound_hidden = np.sqrt(1.0 / word_dim), np.sqrt(1.0 / hidden_dim)
     U = rng.uniform(-bound_in, bound_in, (hidden_dim, word_dim))

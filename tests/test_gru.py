@@ -282,7 +282,6 @@ def with_random_caches(model, seed):
 @pytest.mark.parametrize("kwargs", [{}, {"embed_dim": 3, "num_layers": 1, "gate": "sigmoid",
                                          "bptt_truncate": 5}])
 def test_checkpoint_round_trip_is_bit_for_bit(tmp_path, kwargs):
-    pytest.importorskip("lmkit.data.vocab")
     model = GRUTheano(C, hidden_dim=H, dtype="float64", seed=3, **kwargs)
     model.set_params(with_random_caches(model, 0))
     path = tmp_path / "gru.npz"
@@ -311,7 +310,6 @@ def test_checkpoint_arrays_and_hparams_rebuild_the_model(tmp_path):
 
 
 def test_lstm_checkpoint_is_refused_as_gru(tmp_path):
-    pytest.importorskip("lmkit.data.vocab")
     path = tmp_path / "lstm.npz"
     checkpoint.save_model(path, LSTMTheano(C, hidden_dim=H, seed=0))
     with pytest.raises(CheckpointError, match="LSTMTheano"):

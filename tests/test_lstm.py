@@ -153,7 +153,6 @@ def test_set_params_rejects_wrong_shapes(lstm):
 
 
 def test_checkpoint_round_trip_is_bit_for_bit(tmp_path):
-    pytest.importorskip("lmkit.data.vocab")
     model = LSTMTheano(C, hidden_dim=H, embed_dim=3, num_layers=2, dtype="float64", seed=3)
     rng = np.random.RandomState(0)
     params = model.get_params()
@@ -167,7 +166,6 @@ def test_checkpoint_round_trip_is_bit_for_bit(tmp_path):
 
 
 def test_gru_checkpoint_is_refused_as_lstm(tmp_path):
-    pytest.importorskip("lmkit.data.vocab")
     checkpoint.save_model(tmp_path / "gru.npz", GRUTheano(C, hidden_dim=H, seed=0))
     with pytest.raises(CheckpointError, match="GRUTheano"):
         checkpoint.load_model(tmp_path / "gru.npz", expected_type="LSTMTheano")
