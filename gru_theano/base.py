@@ -51,7 +51,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax, softmax
 
 from lmkit.backend import pytensor_mode
-from lmkit.batched_output import output_cost
+from lmkit.batched_output import output_cost, output_nll
 
 
 def hard_sigmoid(x):
@@ -356,6 +356,17 @@ class RecurrentLM:
         columns, so ``U x`` and ``W s`` are matrix products over the whole batch and the biases broadcast
         along the batch axis.
         """
+        top, final = self._batched_top(x, states, reset, dropout)
+        return output_cost(top, self.output_weights, self.c, y, mask), final
+
+    def batched_nll(self, x, y, states, reset=None):
+        """``-log p`` of every target of a ``(T, B)`` batch, shape ``(T, B)``, and the final states (for scoring)."""
+        top, final = self._batched_top(x, states, reset)
+        rows = top.dimshuffle(0, 2, 1).reshape((-1, self.hidden_dim))
+        return output_nll(rows, self.output_weights, self.c, y.flatten()).reshape(x.shape), final
+
+    def _batched_top(self, x, states, reset=None, dropout=None):
+        """The stacked recurrence of :meth:`batched_cost`: the top layer's states ``(T, H, B)`` and the final states."""
         names = self.recurrent_param_names()
         k = len(self.state_names)
         dropout = dropout or {}
@@ -363,7 +374,7 @@ class RecurrentLM:
         x_emb = self.E.T[x.flatten()].reshape((T, B, self.embed_dim)).dimshuffle(0, 2, 1)  # (T, D, B)
         if "input" in dropout:
             x_emb = x_emb * dropout["input"]
-        keep = 1 - (reset if reset is not None else pt.zeros_like(mask))  # (T, B): 0 at a sentence's first word
+        keep = 1 - (reset if reset is not None else pt.zeros(x.shape, dtype=self.dtype))  # 0 at a sentence's start
         between = [dropout[f"layer{l}"] for l in range(1, self.num_layers) if f"layer{l}" in dropout]
         if between and len(between) != self.num_layers - 1:
             raise ValueError("dropout between layers needs a mask for every layer boundary")
@@ -385,7 +396,7 @@ class RecurrentLM:
         top = seqs[-1]                                                   # (T, H, B)
         if "output" in dropout:
             top = top * dropout["output"]
-        return output_cost(top, self.output_weights, self.c, y, mask), [s[-1] for s in seqs]
+        return top, [s[-1] for s in seqs]
 
     def _build_graph(self):
         """The symbolic graph shared by all compiled functions (built once, on first use)."""

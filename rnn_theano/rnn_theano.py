@@ -15,7 +15,7 @@ from pytensor.tensor.special import softmax
 
 from lmkit.backend import pytensor_mode
 
-from lmkit.batched_output import output_cost
+from lmkit.batched_output import output_cost, output_nll
 
 from .gradcheck import gradient_check
 from .rnn_numpy import RNNSizes, as_indices, check_params, uniform_init
@@ -217,12 +217,23 @@ class RNNTheano(RNNSizes):
         large operation outside ``scan``; only ``W s_{t-1}`` runs in the loop. Full BPTT over the ``T`` steps
         given (the trainer cuts the streams into chunks for truncated BPTT).
         """
+        top, final = self._batched_top(x, states, reset, dropout)
+        return output_cost(top, self.V, None, y, mask), final
+
+    def batched_nll(self, x, y, states, reset=None):
+        """``-log p`` of every target of a ``(T, B)`` batch, shape ``(T, B)``, and the final state (for scoring)."""
+        top, final = self._batched_top(x, states, reset)
+        rows = top.dimshuffle(0, 2, 1).reshape((-1, self.hidden_dim))
+        return output_nll(rows, self.V, None, y.flatten()).reshape(x.shape), final
+
+    def _batched_top(self, x, states, reset=None, dropout=None):
+        """The recurrence of :meth:`batched_cost`: the states fed to the output layer ``(T, H, B)``, and ``[s_T]``."""
         dropout = dropout or {}
         T, B, H = x.shape[0], x.shape[1], self.hidden_dim
         inputs = self.U.T[x.flatten()].reshape((T, B, H)).dimshuffle(0, 2, 1)  # (T, H, B): U[:, x_t]
         if "input" in dropout:
             inputs = inputs * dropout["input"]
-        keep = 1 - (reset if reset is not None else pt.zeros_like(mask))
+        keep = 1 - (reset if reset is not None else pt.zeros(x.shape, dtype=self.dtype))
 
         def step(u_t, keep_t, s_prev, W):
             return pt.tanh(u_t + pt.dot(W, s_prev * keep_t.dimshuffle("x", 0)))
@@ -230,7 +241,7 @@ class RNNTheano(RNNSizes):
         s = pytensor.scan(step, sequences=[inputs, keep], outputs_info=[states[0]], non_sequences=[self.W],
                           strict=True, return_updates=False)        # (T, H, B)
         top = s * dropout["output"] if "output" in dropout else s
-        return output_cost(top, self.V, None, y, mask), [s[-1]]
+        return top, [s[-1]]
 
 
 def gradient_check_theano(model, x, y, h=0.001, error_threshold=0.01, log=print):

@@ -118,3 +118,36 @@ def test_uniform_model_has_perplexity_c(vocab):
     model = BigramModel(np.full((6, 6), 1 / 6))
     score = score_corpus(model, [vocab.encode([SENTENCE_START, "a", "b", "c", SENTENCE_END])])
     assert score.perplexity == pytest.approx(6.0, rel=1e-6)
+
+
+def test_a_long_sentence_is_scored_in_chunks_without_its_t_by_c_distributions():
+    """Above LONG_SENTENCE words the scorer carries the state across chunks of the batched graph: the same
+    log-probabilities as the per-sentence graph, and predict_proba is never asked for the whole sentence."""
+    import lmkit.scoring as scoring
+    from gru_theano import GRUTheano
+
+    model = GRUTheano(11, hidden_dim=4, num_layers=2, dtype="float64", seed=0)
+    sentence = np.random.default_rng(0).integers(2, 11, size=1300)
+    sentence[0], sentence[-1] = 0, 1
+    want = np.log(model.predict_proba(sentence[:-1])[np.arange(1299), sentence[1:]])
+    real = model.predict_proba
+    model.predict_proba = lambda x: (_ for _ in ()).throw(AssertionError(f"T x C for {len(x)} words"))
+    try:
+        got = scoring.word_logprobs(model, sentence)
+    finally:
+        model.predict_proba = real
+    assert len(got) == 1299 and scoring.LONG_SENTENCE < 1299
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_chunked_scoring_in_jax_pads_the_last_chunk_and_agrees_with_c():
+    import lmkit.scoring as scoring
+    from rnn_theano import RNNTheano
+
+    c_model = RNNTheano(9, 5, bptt_truncate=-1, dtype="float32", seed=2, mode="c")
+    jax_model = RNNTheano(9, 5, bptt_truncate=-1, dtype="float32", seed=2, mode="jax")
+    sentence = np.random.default_rng(1).integers(2, 9, size=700)  # one full chunk of 512 and a padded one
+    sentence[0], sentence[-1] = 0, 1
+    want = np.log(np.asarray(c_model.predict_proba(sentence[:-1]), np.float64)[np.arange(699), sentence[1:]])
+    np.testing.assert_allclose(scoring.chunked_scorer(jax_model).word_logprobs(sentence[:-1], sentence[1:]), want,
+                               rtol=1e-4)
