@@ -22,6 +22,8 @@ def number(cast, low=None, high=None, low_open=False, high_open=False):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'an integer' if cast is int else 'a number'}, "
                                              f"got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
         if too_low or too_high:
@@ -35,6 +37,14 @@ def number(cast, low=None, high=None, low_open=False, high_open=False):
 
 POSITIVE_INT = number(int, 1)
 COUNT = number(int, 0)
+
+
+def BPTT_TRUNCATE(text):
+    """``--bptt-truncate``: -1 (no truncation) or a positive number of steps."""
+    value = number(int, -1)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 would backpropagate through nothing: give -1 (full) or k > 0 steps")
+    return value
 
 
 def env_default(name, default, cast):

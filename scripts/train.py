@@ -15,6 +15,7 @@ import argparse
 import os
 from pathlib import Path
 
+from lmkit.backend import MODES
 from lmkit.checkpoint import OPTIMIZER_PREFIX, exclusive_output, load_checkpoint, load_model
 from lmkit.cliargs import (COUNT, DATA_KEYS, POSITIVE_INT, add_data_args, load_dataset, number, parser,
                            restore_settings, run, settings)
@@ -61,7 +62,7 @@ def build_parser():
                    help="multiply the learning rate by this after every epoch (1: constant)")
     t.add_argument("--patience", type=POSITIVE_INT, default=3, help="epochs without improvement before stopping")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--mode", default=None, help="backend: jax, c or numba (default: see README)")
+    t.add_argument("--mode", default=None, choices=sorted(MODES), help="backend: jax, c or numba (default: see README)")
     o = ap.add_argument_group("output")
     o.add_argument("--out", default=None, help="checkpoint path (default: runs/<model>.npz)")
     o.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")

@@ -15,8 +15,9 @@ import time
 from tqdm import tqdm
 
 from lmkit.checkpoint import load_model, save_model
-from lmkit.cliargs import (DATA_KEYS, add_data_args, env_default, load_dataset, parser, print_sgd_step_time,
-                           restore_settings, run, settings)
+from lmkit.backend import MODES
+from lmkit.cliargs import (COUNT, DATA_KEYS, POSITIVE_INT, add_data_args, env_default, load_dataset, number, parser,
+                           print_sgd_step_time, restore_settings, run, settings)
 from lmkit.errors import CheckpointError
 from lmkit.sampling import generate_sentences
 from lmkit.scoring import score_corpus
@@ -30,29 +31,29 @@ def build_parser():
     add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 2000, int), convention="part4")
     m = ap.add_argument_group("model")
     m.add_argument("--cell", choices=["gru", "lstm"], default="gru")
-    m.add_argument("--hidden-dim", type=int, default=env_default("HIDDEN_DIM", 128, int))
-    m.add_argument("--embed-dim", type=int, default=env_default("EMBEDDING_DIM", None, int),
+    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=env_default("HIDDEN_DIM", 128, int))
+    m.add_argument("--embed-dim", type=POSITIVE_INT, default=env_default("EMBEDDING_DIM", None, int),
                    help="word-vector size; the tutorial's code ties it to the hidden size (its EMBEDDING_DIM=48 "
                         "was never used), so the default is the hidden size")
-    m.add_argument("--layers", type=int, default=2)
+    m.add_argument("--layers", type=POSITIVE_INT, default=2)
     m.add_argument("--gate", choices=["hard", "sigmoid"], default=None,
                    help="gate squashing (default: hard for the GRU as the tutorial, sigmoid for the LSTM)")
-    m.add_argument("--mode", default=None, help="backend: c, numba, jax or python (default: c)")
+    m.add_argument("--mode", default=None, choices=sorted(MODES), help="backend: c, numba, jax or python (default: c)")
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     t = ap.add_argument_group("training")
-    t.add_argument("--learning-rate", type=float, default=env_default("LEARNING_RATE", 0.001, float))
-    t.add_argument("--decay", type=float, default=0.9, help="RMSprop decay")
-    t.add_argument("--epochs", type=int, default=env_default("NEPOCH", 20, int))
-    t.add_argument("--print-every", type=int, default=env_default("PRINT_EVERY", 25000, int),
+    t.add_argument("--learning-rate", type=number(float, 0, low_open=True), default=env_default("LEARNING_RATE", 0.001, float))
+    t.add_argument("--decay", type=number(float, 0, 1, high_open=True), default=0.9, help="RMSprop decay")
+    t.add_argument("--epochs", type=POSITIVE_INT, default=env_default("NEPOCH", 20, int))
+    t.add_argument("--print-every", type=POSITIVE_INT, default=env_default("PRINT_EVERY", 25000, int),
                    help="examples between reports (loss, samples, checkpoint)")
-    t.add_argument("--loss-subsample", type=int, default=10000, help="training sentences the loss is computed on")
+    t.add_argument("--loss-subsample", type=POSITIVE_INT, default=10000, help="training sentences the loss is computed on")
     t.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
     o = ap.add_argument_group("output")
     o.add_argument("--out", default=env_default("MODEL_OUTPUT_FILE", None, str),
                    help="checkpoint path (default: runs/<cell>-part4.npz)")
     o.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
-    o.add_argument("--samples", type=int, default=10)
-    o.add_argument("--min-length", type=int, default=5, help="fewest words in a generated sentence")
+    o.add_argument("--samples", type=COUNT, default=10)
+    o.add_argument("--min-length", type=COUNT, default=5, help="fewest words in a generated sentence")
     return ap
 
 

@@ -13,8 +13,9 @@ import numpy as np
 from tqdm import tqdm
 
 from lmkit.checkpoint import save_model
-from lmkit.cliargs import (DATA_KEYS, add_data_args, env_default, load_dataset, parser, print_sgd_step_time, run,
-                           settings)
+from lmkit.backend import MODES
+from lmkit.cliargs import (BPTT_TRUNCATE, COUNT, DATA_KEYS, POSITIVE_INT, add_data_args, env_default, load_dataset,
+                           number, parser, print_sgd_step_time, run, settings)
 from lmkit.errors import CheckpointError
 from lmkit.modelio import open_model
 from lmkit.sampling import generate_sentences
@@ -28,21 +29,21 @@ def build_parser():
     ap = parser(__doc__.splitlines()[0])
     add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 8000, int))
     m = ap.add_argument_group("model and training")
-    m.add_argument("--hidden-dim", type=int, default=env_default("HIDDEN_DIM", 80, int))
-    m.add_argument("--bptt-truncate", type=int, default=4,
+    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=env_default("HIDDEN_DIM", 80, int))
+    m.add_argument("--bptt-truncate", type=BPTT_TRUNCATE, default=4,
                    help="scan's truncate_gradient: only the last k words send gradient; -1 = full BPTT")
-    m.add_argument("--learning-rate", type=float, default=env_default("LEARNING_RATE", 0.005, float))
-    m.add_argument("--epochs", type=int, default=env_default("NEPOCH", 100, int))
-    m.add_argument("--evaluate-loss-after", type=int, default=5, help="epochs between loss evaluations")
+    m.add_argument("--learning-rate", type=number(float, 0, low_open=True), default=env_default("LEARNING_RATE", 0.005, float))
+    m.add_argument("--epochs", type=POSITIVE_INT, default=env_default("NEPOCH", 100, int))
+    m.add_argument("--evaluate-loss-after", type=POSITIVE_INT, default=5, help="epochs between loss evaluations")
     m.add_argument("--model-file", default=env_default("MODEL_FILE", None, str),
                    help="start from these weights (a checkpoint or a tutorial U,V,W file)")
-    m.add_argument("--mode", default=None, help="backend: c, numba, jax or python (default: c)")
+    m.add_argument("--mode", default=None, choices=sorted(MODES), help="backend: c, numba, jax or python (default: c)")
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     m.add_argument("--seed", type=int, default=10, help="weight initialisation seed (the blog used 10)")
     o = ap.add_argument_group("output")
     o.add_argument("--out", default="runs/rnn.npz", help="checkpoint written at every evaluation and at the end")
-    o.add_argument("--samples", type=int, default=5, help="sentences generated at each evaluation")
-    o.add_argument("--min-length", type=int, default=7, help="fewest words in a generated sentence")
+    o.add_argument("--samples", type=COUNT, default=5, help="sentences generated at each evaluation")
+    o.add_argument("--min-length", type=COUNT, default=7, help="fewest words in a generated sentence")
     return ap
 
 
