@@ -32,9 +32,11 @@ def test_callbacks_fire_every_n_examples():
     assert seen == [(5, 0, 5), (10, 0, 10), (15, 1, 3), (20, 1, 8)]
 
 
-def test_resume_from_a_checkpoint_mid_epoch_is_exact(tmp_path):
+@pytest.mark.parametrize("nepoch, every, stop_at", [(2, 17, (1, 5)), (3, 7, (0, 7))])
+def test_resume_from_a_checkpoint_mid_epoch_is_exact(tmp_path, nepoch, every, stop_at):
+    """Stopped in the last epoch, and in the first of three: the later epochs must start at their beginning."""
     straight = model()
-    train_with_sgd(straight, X, Y, learning_rate=0.01, nepoch=2, seed=4)
+    train_with_sgd(straight, X, Y, learning_rate=0.01, nepoch=nepoch, seed=4)
 
     class Stop(Exception):
         pass
@@ -44,12 +46,13 @@ def test_resume_from_a_checkpoint_mid_epoch_is_exact(tmp_path):
         raise Stop
 
     with pytest.raises(Stop):
-        train_with_sgd(model(), X, Y, learning_rate=0.01, nepoch=2, seed=4, callback_every=17,
+        train_with_sgd(model(), X, Y, learning_rate=0.01, nepoch=nepoch, seed=4, callback_every=every,
                        callback=save_and_stop)
     resumed, _, meta = load_model(tmp_path / "m.npz", dtype="float64")
-    assert (meta["extra"]["epoch"], meta["extra"]["index"]) == (1, 5)
+    assert (meta["extra"]["epoch"], meta["extra"]["index"]) == stop_at
     assert np.any(resumed.get_params()["mE"] != 0)  # the RMSprop caches travel with the weights
-    train_with_sgd(resumed, X, Y, learning_rate=0.01, nepoch=2, seed=4, start_epoch=1, start_index=5)
+    train_with_sgd(resumed, X, Y, learning_rate=0.01, nepoch=nepoch, seed=4, start_epoch=stop_at[0],
+                   start_index=stop_at[1])
     for name, value in straight.get_params().items():
         np.testing.assert_allclose(resumed.get_params()[name], value, rtol=0, atol=1e-13, err_msg=name)
 

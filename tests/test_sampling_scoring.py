@@ -151,3 +151,21 @@ def test_chunked_scoring_in_jax_pads_the_last_chunk_and_agrees_with_c():
     want = np.log(np.asarray(c_model.predict_proba(sentence[:-1]), np.float64)[np.arange(699), sentence[1:]])
     np.testing.assert_allclose(scoring.chunked_scorer(jax_model).word_logprobs(sentence[:-1], sentence[1:]), want,
                                rtol=1e-4)
+
+
+def test_sampler_never_emits_mask_or_start_and_its_seed_matters():
+    """A Part 4 vocabulary has <MASK/> at 0; a model that puts most of its mass on <MASK/> and START must still
+    never produce them. Different seeds give different sentences (a sampler that ignored its seed would not)."""
+    from lmkit.data import MASK_TOKEN
+
+    words = [MASK_TOKEN, UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END, "a", "b", "c"]
+    vocab = Vocabulary(words)
+    table = np.full((7, 7), 0.02)
+    table[:, 0] = 0.5   # <MASK/>
+    table[:, 2] = 0.3   # SENTENCE_START
+    table[:, 3] = 0.05  # SENTENCE_END
+    model = BigramModel(table / table.sum(axis=1, keepdims=True))
+    sentences = generate_sentences(model, vocab, n=40, min_length=1, rules="part2", seed=0)
+    assert all(MASK_TOKEN not in s and SENTENCE_START not in s and len(s) >= 1 for s in sentences)
+    other = generate_sentences(model, vocab, n=40, min_length=1, rules="part2", seed=1)
+    assert other != sentences
