@@ -18,7 +18,9 @@ def main():
     add_model_args(ap)
     ap.add_argument("-n", "--num-sentences", type=POSITIVE_INT, default=10)
     ap.add_argument("--min-length", type=COUNT, default=7, help="fewest words per sentence")
-    ap.add_argument("--max-length", type=POSITIVE_INT, default=100, help="tokens before a sentence is abandoned")
+    # Each word re-reads the sentence so far (T x C probabilities), so the length is bounded to bound memory.
+    ap.add_argument("--max-length", type=number(int, 1, 2000), default=100,
+                    help="tokens before a sentence is abandoned (at most 2000)")
     ap.add_argument("--rules", choices=["part2", "part4"], default="part2",
                     help="part2: redraw UNKNOWN_TOKEN; part4: abandon the sentence on it")
     ap.add_argument("--temperature", type=number(float, 0, low_open=True), default=1.0)

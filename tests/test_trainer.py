@@ -266,3 +266,34 @@ def test_jax_backend_gives_the_same_loss_as_c():
     jax_score = jax_trainer.evaluate(*data.xy("valid"))
     assert jax_score.total_logprob == pytest.approx(c_score.total_logprob, rel=1e-6)
     assert jax_trainer.compiles == 1  # one chunk shape, one graph
+
+
+def test_ctrl_c_during_validation_saves_and_the_resumed_run_redoes_it(tmp_path, monkeypatch):
+    data = make_data()
+    quiet = {"progress": False, "log": lambda *a: None}
+    straight = make_trainer()
+    fit(straight, data, FitState(learning_rate=0.05), epochs=2, out=tmp_path / "a.npz", seed=7, **quiet)
+
+    interrupted = make_trainer()
+    real_evaluate = interrupted.evaluate
+    calls = {"n": 0}
+
+    def evaluate_then_interrupt(X, Y):
+        calls["n"] += 1
+        if calls["n"] == 2:  # epoch 2's validation
+            raise KeyboardInterrupt
+        return real_evaluate(X, Y)
+
+    monkeypatch.setattr(interrupted, "evaluate", evaluate_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupted, data, FitState(learning_rate=0.05), epochs=2, out=tmp_path / "b.npz", seed=7, **quiet)
+    model, _, meta = load_model(tmp_path / "b.npz", dtype="float64")
+    state = FitState.from_dict(meta["extra"]["fit"])
+    steps = len(interrupted.batches(*data.xy("train"), 7, 1))
+    assert (state.epoch, state.batch) == (1, steps)  # every step of epoch 2 done, its validation not
+    resumed = BatchedTrainer(model, "adam", clip=1.0, bptt=4, batch_size=4, mode="c")
+    resumed.set_state(meta["optimizer_state"])
+    state = fit(resumed, data, state, epochs=2, out=tmp_path / "b.npz", seed=7, **quiet)
+    assert len(state.history) == 2 and state.history[1]["valid_loss"] is not None
+    for name, value in params_of(straight).items():
+        np.testing.assert_array_equal(params_of(resumed)[name], value, err_msg=name)
