@@ -139,11 +139,28 @@ def params_of(trainer):
     return {k: np.asarray(v.get_value()) for k, v in trainer.params.items()}
 
 
-def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+QUIET_FIT = {"progress": False, "log": lambda *a: None}
+
+
+def uninterrupted_run(tmp_path, epochs):
+    """The data and a trainer after ``epochs`` epochs without a stop (seed 7), to compare resumed runs with."""
     data = make_data()
-    quiet = {"progress": False, "log": lambda *a: None}
-    straight = make_trainer()
-    fit(straight, data, FitState(learning_rate=0.05), epochs=3, out=tmp_path / "a.npz", seed=7, **quiet)
+    trainer = make_trainer()
+    fit(trainer, data, FitState(learning_rate=0.05), epochs=epochs, out=tmp_path / "a.npz", seed=7, **QUIET_FIT)
+    return data, trainer
+
+
+def reload(path):
+    """A trainer and loop state rebuilt from a checkpoint, as ``--resume`` does: weights, optimizer, carried state."""
+    model, _, meta = load_model(path, dtype="float64")
+    trainer = BatchedTrainer(model, "adam", clip=1.0, bptt=4, batch_size=4, mode="c")
+    trainer.set_state(meta["optimizer_state"])  # the optimizer and the state carried into the next chunk
+    return trainer, FitState.from_dict(meta["extra"]["fit"])
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    data, straight = uninterrupted_run(tmp_path, epochs=3)
+    quiet = QUIET_FIT
 
     # Interrupt the second run in the middle of epoch 2 (as Ctrl-C would), then resume from its checkpoint.
     interrupted = make_trainer()
@@ -162,11 +179,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
         fit(interrupted, data, FitState(learning_rate=0.05), epochs=3, out=tmp_path / "b.npz", seed=7, **quiet)
     monkeypatch.setattr(BatchedTrainer, "train_batch", real_step)
 
-    model, _, meta = load_model(tmp_path / "b.npz", dtype="float64")
-    state = FitState.from_dict(meta["extra"]["fit"])
+    resumed, state = reload(tmp_path / "b.npz")
     assert (state.epoch, state.batch) == (1, 2)
-    resumed = BatchedTrainer(model, "adam", clip=1.0, bptt=4, batch_size=4, mode="c")
-    resumed.set_state(meta["optimizer_state"])  # the optimizer and the state carried into the next chunk
     fit(resumed, data, state, epochs=3, out=tmp_path / "b.npz", seed=7, **quiet)
     want, got = params_of(straight), params_of(resumed)
     for name in want:
@@ -269,10 +283,8 @@ def test_jax_backend_gives_the_same_loss_as_c():
 
 
 def test_ctrl_c_during_validation_saves_and_the_resumed_run_redoes_it(tmp_path, monkeypatch):
-    data = make_data()
-    quiet = {"progress": False, "log": lambda *a: None}
-    straight = make_trainer()
-    fit(straight, data, FitState(learning_rate=0.05), epochs=2, out=tmp_path / "a.npz", seed=7, **quiet)
+    data, straight = uninterrupted_run(tmp_path, epochs=2)
+    quiet = QUIET_FIT
 
     interrupted = make_trainer()
     real_evaluate = interrupted.evaluate
@@ -287,12 +299,9 @@ def test_ctrl_c_during_validation_saves_and_the_resumed_run_redoes_it(tmp_path, 
     monkeypatch.setattr(interrupted, "evaluate", evaluate_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         fit(interrupted, data, FitState(learning_rate=0.05), epochs=2, out=tmp_path / "b.npz", seed=7, **quiet)
-    model, _, meta = load_model(tmp_path / "b.npz", dtype="float64")
-    state = FitState.from_dict(meta["extra"]["fit"])
+    resumed, state = reload(tmp_path / "b.npz")
     steps = len(interrupted.batches(*data.xy("train"), 7, 1))
     assert (state.epoch, state.batch) == (1, steps)  # every step of epoch 2 done, its validation not
-    resumed = BatchedTrainer(model, "adam", clip=1.0, bptt=4, batch_size=4, mode="c")
-    resumed.set_state(meta["optimizer_state"])
     state = fit(resumed, data, state, epochs=2, out=tmp_path / "b.npz", seed=7, **quiet)
     assert len(state.history) == 2 and state.history[1]["valid_loss"] is not None
     for name, value in params_of(straight).items():
