@@ -75,7 +75,10 @@ class BatchedTrainer:
                 masks = {name: pt.tensor(f"dropout_{name}", dtype=self.dtype, shape=(T, width, B))
                          for name, width in self.sites}
                 cost, final = self.model.batched_cost(x, y, mask, states, reset, masks)
-                loss = cost / pt.maximum(pt.sum(mask), 1.0)  # mean cross-entropy per real word
+                # Summed in the weights' dtype: a float64 accumulator comes back float64 from JAX (x64 is on
+                # when floatX is float64) and would turn SGD's updated V and c into float64 arrays.
+                words = pt.sum(mask, acc_dtype=self.dtype)
+                loss = cost / pt.maximum(words, pt.constant(1, dtype=self.dtype))  # mean cross-entropy per real word
                 grads = pytensor.grad(loss, list(self.params.values()))
                 grads, norm = clip_by_global_norm(grads, self.clip)
                 lr = pt.scalar("lr", dtype=self.dtype)

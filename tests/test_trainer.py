@@ -306,3 +306,17 @@ def test_ctrl_c_during_validation_saves_and_the_resumed_run_redoes_it(tmp_path, 
     assert len(state.history) == 2 and state.history[1]["valid_loss"] is not None
     for name, value in params_of(straight).items():
         np.testing.assert_array_equal(params_of(resumed)[name], value, err_msg=name)
+
+
+def test_float32_jax_training_stays_float32_with_every_optimizer():
+    """JAX runs with x64 on when floatX is float64; no step may hand back float64 weights (each would be a new
+    input type for the next call, so a recompile, and a float64 run from then on)."""
+    pytest.importorskip("jax")
+    data = make_data()
+    for optimizer in ("sgd", "adam"):
+        model = GRUTheano(C, H, num_layers=1, dtype="float32", seed=2, mode="jax")
+        trainer = BatchedTrainer(model, optimizer, clip=1.0, bptt=4, batch_size=4, mode="jax")
+        for batch in trainer.batches(*data.xy("train"), seed=0, epoch=0)[:2]:
+            trainer.train_batch(batch, 0.05)
+        assert {str(np.asarray(v.get_value()).dtype) for v in trainer.params.values()} == {"float32"}, optimizer
+        assert {str(np.asarray(s).dtype) for s in trainer.get_state().values()} == {"float32"}, optimizer
