@@ -31,7 +31,7 @@ curves in the PNG all use the same measure for both.
 
 Part 1, ``quality`` -- quality at equal wall-clock.
     First our main command runs as a subprocess, exactly the README's
-    ``python scripts/train.py --max-sentences 20000 --vocab-size 4000 --epochs 3`` (plus ``--corpus``,
+    ``python scripts/train.py --max-sentences 20000 --vocab-size 4000`` (plus ``--corpus``,
     ``--out`` in a temporary folder, ``--samples 0 --no-progress``, and any ``--ours-args``). Its
     wall-clock is everything from process start to exit: imports, data loading, JAX compiles, training,
     per-epoch validation, the final valid/test scoring. That time is the budget of the PyTorch recipe,
