@@ -103,72 +103,65 @@ def fit(trainer, data, state, epochs, out, seed=0, patience=3, min_delta=1e-3, e
 
     with DeferredInterrupt(log) as interrupt:
         while state.epoch < epochs and not state.finished:
-            _epoch(trainer, X, Y, Xv, Yv, state, epochs, out, seed, patience, min_delta, log, progress, lr_decay,
-                   save, interrupt)
-    return state
-
-
-def _epoch(trainer, X, Y, Xv, Yv, state, epochs, out, seed, patience, min_delta, log, progress, lr_decay, save,
-           interrupt):
-    """One epoch of :func:`fit`: the remaining steps, validation, the schedule and the checkpoints."""
-    batches = trainer.batches(X, Y, seed, state.epoch)
-    start = time.perf_counter()
-    bar = tqdm(total=len(batches), initial=state.batch, desc=f"epoch {state.epoch + 1}/{epochs}",
-               unit="batch", disable=not progress, leave=False, mininterval=1.0)
-    try:
-        for batch in batches[state.batch:]:
+            batches = trainer.batches(X, Y, seed, state.epoch)
+            start = time.perf_counter()
+            bar = tqdm(total=len(batches), initial=state.batch, desc=f"epoch {state.epoch + 1}/{epochs}",
+                       unit="batch", disable=not progress, leave=False, mininterval=1.0)
             try:
-                cost, norm = trainer.train_batch(batch, state.learning_rate)
-            except TrainingError as exc:
-                kept = (f"the last good checkpoint is kept ({out})" if Path(out).exists()
-                        else "no checkpoint had been written yet")
-                raise TrainingError(f"{exc} at epoch {state.epoch + 1}, batch {state.batch + 1}; training "
-                                    f"stopped, {kept}") from None
-            state.batch += 1
-            state.updates += 1
-            state.epoch_cost += cost
-            state.epoch_tokens += batch.num_tokens
-            elapsed = time.perf_counter() - start
-            bar.update(1)
-            bar.set_postfix(loss=f"{state.epoch_cost / max(state.epoch_tokens, 1):.3f}",
-                            tok_s=f"{state.epoch_tokens / max(elapsed, 1e-9):.0f}",
-                            compiles=trainer.compiles, refresh=False)
-            interrupt.check()
-        bar.close()
-        seconds = time.perf_counter() - start
-        valid = trainer.evaluate(Xv, Yv) if Xv else None
-        interrupt.check()
-    except KeyboardInterrupt:
-        # Every step counted in `state` is applied to the weights, and no other: a resumed run goes on
-        # with the next step (or, when all steps were done, with this epoch's validation).
-        bar.close()
-        save(out)
-        log(f"interrupted: saved {out} at epoch {state.epoch + 1}, batch {state.batch}; "
-            f"continue with --resume {out}")
-        raise
-    train_loss = state.epoch_cost / max(state.epoch_tokens, 1)
-    record = {"epoch": state.epoch + 1, "train_loss": train_loss, "learning_rate": state.learning_rate,
-              "seconds": seconds, "tokens_per_second": state.epoch_tokens / max(seconds, 1e-9),
-              "valid_loss": valid.cross_entropy if valid else None,
-              "valid_perplexity": valid.perplexity if valid else None, "compiles": trainer.compiles}
-    state.history.append(record)
-    message = (f"epoch {record['epoch']}: train loss {train_loss:.4f}, "
-               f"{record['tokens_per_second']:.0f} tokens/s, lr {state.learning_rate:g}")
-    if valid:
-        message += f", valid loss {valid.cross_entropy:.4f}, valid perplexity {valid.perplexity:.2f}"
-    log(message + f" ({trainer.compiles} compiled graphs)")
-    state.epoch += 1
-    state.batch, state.epoch_cost, state.epoch_tokens = 0, 0.0, 0
-    state.learning_rate *= lr_decay
-    if valid:
-        if valid.cross_entropy < state.best_valid_loss - min_delta:
-            state.best_valid_loss, state.bad_epochs = valid.cross_entropy, 0
-            save(best_path(out))
-        else:
-            state.bad_epochs += 1
-            state.learning_rate *= 0.5
-            log(f"  no improvement: learning rate halved to {state.learning_rate:g}")
-            if state.bad_epochs >= patience:
-                state.finished = True
-                log(f"  stopping early after {patience} epochs without improvement")
-    save(out)
+                for batch in batches[state.batch:]:
+                    try:
+                        cost, norm = trainer.train_batch(batch, state.learning_rate)
+                    except TrainingError as exc:
+                        kept = (f"the last good checkpoint is kept ({out})" if Path(out).exists()
+                                else "no checkpoint had been written yet")
+                        raise TrainingError(f"{exc} at epoch {state.epoch + 1}, batch {state.batch + 1}; training "
+                                            f"stopped, {kept}") from None
+                    state.batch += 1
+                    state.updates += 1
+                    state.epoch_cost += cost
+                    state.epoch_tokens += batch.num_tokens
+                    elapsed = time.perf_counter() - start
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{state.epoch_cost / max(state.epoch_tokens, 1):.3f}",
+                                    tok_s=f"{state.epoch_tokens / max(elapsed, 1e-9):.0f}",
+                                    compiles=trainer.compiles, refresh=False)
+                    interrupt.check()
+                bar.close()
+                seconds = time.perf_counter() - start
+                valid = trainer.evaluate(Xv, Yv) if Xv else None
+                interrupt.check()
+            except KeyboardInterrupt:
+                # Every step counted in `state` is applied to the weights, and no other: a resumed run goes on
+                # with the next step (or, when all steps were done, with this epoch's validation).
+                bar.close()
+                save(out)
+                log(f"interrupted: saved {out} at epoch {state.epoch + 1}, batch {state.batch}; "
+                    f"continue with --resume {out}")
+                raise
+            train_loss = state.epoch_cost / max(state.epoch_tokens, 1)
+            record = {"epoch": state.epoch + 1, "train_loss": train_loss, "learning_rate": state.learning_rate,
+                      "seconds": seconds, "tokens_per_second": state.epoch_tokens / max(seconds, 1e-9),
+                      "valid_loss": valid.cross_entropy if valid else None,
+                      "valid_perplexity": valid.perplexity if valid else None, "compiles": trainer.compiles}
+            state.history.append(record)
+            message = (f"epoch {record['epoch']}: train loss {train_loss:.4f}, "
+                       f"{record['tokens_per_second']:.0f} tokens/s, lr {state.learning_rate:g}")
+            if valid:
+                message += f", valid loss {valid.cross_entropy:.4f}, valid perplexity {valid.perplexity:.2f}"
+            log(message + f" ({trainer.compiles} compiled graphs)")
+            state.epoch += 1
+            state.batch, state.epoch_cost, state.epoch_tokens = 0, 0.0, 0
+            state.learning_rate *= lr_decay
+            if valid:
+                if valid.cross_entropy < state.best_valid_loss - min_delta:
+                    state.best_valid_loss, state.bad_epochs = valid.cross_entropy, 0
+                    save(best_path(out))
+                else:
+                    state.bad_epochs += 1
+                    state.learning_rate *= 0.5
+                    log(f"  no improvement: learning rate halved to {state.learning_rate:g}")
+                    if state.bad_epochs >= patience:
+                        state.finished = True
+                        log(f"  stopping early after {patience} epochs without improvement")
+            save(out)
+    return state

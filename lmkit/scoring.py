@@ -4,6 +4,7 @@ Every sentence is scored the way it was trained: the model reads ``SENTENCE_STAR
 charged ``-log p`` for each of ``w1 ... wn SENTENCE_END``. Perplexity is ``exp`` of the mean charge per
 predicted word, so a model that guesses uniformly among C words has perplexity C.
 """
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,14 +65,14 @@ class ChunkedScorer:
         return np.concatenate(out)
 
 
-_scorers = {}
+_scorers = weakref.WeakKeyDictionary()  # model -> its ChunkedScorer, dropped with the model
 
 
 def chunked_scorer(model):
     """The :class:`ChunkedScorer` of ``model``, compiled on first use and kept."""
-    if id(model) not in _scorers or _scorers[id(model)].model is not model:
-        _scorers[id(model)] = ChunkedScorer(model)
-    return _scorers[id(model)]
+    if model not in _scorers:
+        _scorers[model] = ChunkedScorer(model)
+    return _scorers[model]
 
 
 def sentence_logprob(model, encoded):

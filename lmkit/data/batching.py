@@ -33,11 +33,6 @@ class Batch:
     def num_tokens(self):
         return int(self.mask.sum())
 
-    @property
-    def sentences_started(self):
-        """Sentences whose first word is in this chunk."""
-        return int((self.reset * self.mask).sum()) if self.reset is not None else None
-
 
 def pad_batch(xs, ys, length, batch_size=None, pad_index=0):
     """One sentence per column, padded to ``length`` steps (``batch_size`` adds fully masked columns).
