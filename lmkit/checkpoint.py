@@ -1,57 +1,38 @@
 """Checkpoints: one ``.npz`` file with the weights as arrays and everything else as JSON.
 
-Loading never unpickles (``allow_pickle=False``), so opening a file cannot run code. Writes go to a
-temporary file in the same folder that is fsynced and then renamed over the target, so a crash mid-write
-leaves the previous checkpoint intact.
+Loading never unpickles (``allow_pickle=False``), so opening a file cannot run code. Writing goes through
+:func:`lmkit.atomic.atomic_write`, so a crash mid-write leaves the previous checkpoint intact.
 
-A model is checkpointable when it has a class attribute ``model_type`` (a registry name below), a
-method ``hparams()`` returning the JSON-able constructor arguments, and ``get_params()`` /
-``set_params(dict)`` for its weights as numpy arrays.
+What a checkpoint holds::
+
+    arrays    the weights (``model.get_params()``) and, under ``optimizer/<name>``, the trainer's state
+    __meta__  JSON: model_type, hparams (constructor arguments), vocab, and ``run``:
+              {"command": "train" | "part2" | "part4",   the trainer that wrote it
+               "settings": {flag: value, ...},          every setting of that run, data flags included
+               "progress": {...}}                       where the run stands (the trainer's own fields)
+
+Every trainer writes ``run`` with :func:`save_model` and reads it back with :func:`load_model`: resuming,
+``rnnlm score --split`` and ``rnnlm generate`` all read the same three fields. Files of version 1 (an
+``extra`` dict in one of three shapes) are read into the same form.
+
+A model is checkpointable when its class is registered (:mod:`lmkit.registry`) and has ``hparams()``
+returning the JSON-able constructor arguments and ``get_params()`` / ``set_params(dict)`` for its weights.
 """
 import contextlib
-import importlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_savez
 from .errors import CheckpointError
+from .registry import format_of, model_class
 
 FORMAT = "rnnlm-checkpoint"
-VERSION = 1
+VERSION = 2
 META_KEY = "__meta__"
-
-# registry name -> "module:Class"; imported lazily so lmkit does not depend on the model packages.
-MODEL_CLASSES = {
-    "RNNTheano": "rnn_theano.rnn_theano:RNNTheano",
-    "RNNNumpy": "rnn_theano.rnn_numpy:RNNNumpy",
-    "GRUTheano": "gru_theano.gru_theano:GRUTheano",
-    "LSTMTheano": "gru_theano.lstm_theano:LSTMTheano",
-}
-
-
-def atomic_savez(path, arrays):
-    """Write ``arrays`` (name -> ndarray) to ``path`` as an npz, atomically."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_npz(path):
@@ -83,7 +64,7 @@ def save_checkpoint(path, arrays, meta):
 
 
 def load_checkpoint(path):
-    """Return ``(arrays, meta)`` from a file written by :func:`save_checkpoint`."""
+    """Return ``(arrays, meta)`` from a file written by :func:`save_checkpoint` (``meta["run"]`` always set)."""
     arrays = read_npz(path)
     if META_KEY not in arrays:
         raise CheckpointError(
@@ -97,26 +78,46 @@ def load_checkpoint(path):
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
     if meta.get("version", 0) > VERSION:
         raise CheckpointError(f"{path}: checkpoint version {meta['version']} is newer than this code ({VERSION})")
+    if "run" not in meta:
+        extra = meta.pop("extra", None)
+        meta["run"] = _run_from_version_1(extra if isinstance(extra, dict) else {})
+    run = meta["run"]
+    if not (isinstance(run, dict) and isinstance(run.get("settings", {}), dict)
+            and isinstance(run.get("progress", {}), dict)):
+        raise CheckpointError(f"{path}: its run record is not of the form {{command, settings, progress}}")
+    run.setdefault("settings", {})
+    run.setdefault("progress", {})
     return arrays, meta
 
 
-def model_class(model_type):
-    if model_type not in MODEL_CLASSES:
-        raise CheckpointError(f"unknown model type {model_type!r}; known: {', '.join(MODEL_CLASSES)}")
-    module, name = MODEL_CLASSES[model_type].split(":")
-    return getattr(importlib.import_module(module), name)
+def _run_from_version_1(extra):
+    """The ``run`` record of a version-1 file, whose trainers each stored their own ``extra`` dict."""
+    settings = {**extra.get("data", {}), **extra.get("trainer", {}), **extra.get("run", {})}
+    if "fit" in extra:
+        return {"command": "train", "settings": settings, "progress": extra["fit"]}
+    if "part4" in extra:
+        settings["model"] = settings.pop("cell", "gru")
+        return {"command": "part4", "settings": settings, "progress": extra["part4"]}
+    progress = {k: extra[k] for k in ("epoch", "num_examples_seen", "train_loss") if k in extra}
+    return {"command": "part2" if extra else None, "settings": settings, "progress": progress}
 
 
 OPTIMIZER_PREFIX = "optimizer/"
 
 
-def save_model(path, model, vocab=None, extra=None, optimizer_state=None):
-    """Save a model with its hyper-parameters, its vocabulary and any ``extra`` JSON-able state.
+def run_record(command, settings, progress=None):
+    """The ``run`` field of a checkpoint: which trainer, with which settings, and how far it got."""
+    return {"command": command, "settings": dict(settings), "progress": dict(progress or {})}
+
+
+def save_model(path, model, vocab=None, run=None, optimizer_state=None):
+    """Save a model with its hyper-parameters, its vocabulary and its :func:`run_record`.
 
     ``optimizer_state`` (name -> array) is stored beside the weights under ``optimizer/<name>``.
     """
     meta = {"model_type": model.model_type, "hparams": model.hparams(),
-            "vocab": vocab.to_dict() if vocab is not None else None, "extra": extra or {}}
+            "vocab": vocab.to_dict() if vocab is not None else None,
+            "run": run or run_record(None, {})}
     arrays = {k: np.asarray(v) for k, v in model.get_params().items()}
     arrays.update({OPTIMIZER_PREFIX + k: np.asarray(v) for k, v in (optimizer_state or {}).items()})
     save_checkpoint(path, arrays, meta)
@@ -159,6 +160,31 @@ def load_model(path, expected_type=None, vocab=None, **model_kwargs):
         raise CheckpointError(f"{path}: vocabulary of {len(stored_vocab)} words does not match "
                               f"word_dim={meta['hparams']['word_dim']}")
     return model, stored_vocab or vocab, meta
+
+
+def read_weights(path):
+    """The weights a checkpoint stores, without the optimizer state (e.g. to load a best model's weights)."""
+    arrays, _ = load_checkpoint(path)
+    return {k: v for k, v in arrays.items() if not k.startswith(OPTIMIZER_PREFIX)}
+
+
+def open_model(path, mode=None, dtype=None):
+    """Open any model file the project knows; returns ``(model, vocab_or_None, meta)``.
+
+    A checkpoint of this project (vocabulary included), or a bare-weights file of a registered format
+    (:func:`lmkit.registry.register_format`), such as the tutorial's ``trained-model-theano.npz``
+    (U, V, W) or its GRU file (E, U, W, V, b, c). Those carry no vocabulary: the caller supplies one.
+    """
+    keys = set(read_npz(path))
+    kwargs = {"mode": mode, **({"dtype": dtype} if dtype else {})}
+    if META_KEY in keys:
+        return load_model(path, **kwargs)
+    found = format_of(keys)
+    if found is None:
+        raise CheckpointError(f"{path}: not a model file this project knows (arrays: {', '.join(sorted(keys))})")
+    name, load = found
+    model = load(path, **kwargs)
+    return model, None, {"model_type": model.model_type, "format": name, "run": run_record(None, {})}
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 
 def plot_history(history, path, title=None):
-    """Training and validation loss per epoch from :class:`lmkit.fit.FitState` history records."""
+    """Training and validation loss per epoch from :class:`lmkit.trainer.FitState` history records."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,46 +1,8 @@
 #!/usr/bin/env python
-"""Print corpus statistics the way Part 2 of the tutorial does.
+"""``rnnlm stats``, run as a script (see rnnlm/stats.py): ``python scripts/corpus_stats.py --help``."""
+import sys
 
-    python scripts/corpus_stats.py                          # all 38 plays, C=8000
-    python scripts/corpus_stats.py --corpus shakespeare:hamlet --vocab-size 2000
-    python scripts/corpus_stats.py --corpus reddit-comments-2015-08.csv
-"""
-import time
-from collections import Counter
-
-from lmkit.cliargs import add_data_args, parser, run
-from lmkit.data import Vocabulary, load_sentences, make_xy
-
-
-def main():
-    ap = parser(__doc__.splitlines()[0])
-    add_data_args(ap)
-    ap.add_argument("--example", type=int, default=10, help="index of the example sentence")
-    args = ap.parse_args()
-
-    start = time.perf_counter()
-    sentences = load_sentences(args.corpus, drop_http=args.convention == "part4",
-                               use_cache=not args.no_cache, max_sentences=args.max_sentences)
-    elapsed = time.perf_counter() - start
-    freq = Counter(t for s in sentences for t in s)
-    num_tokens = sum(freq.values())
-    vocab = Vocabulary.build(sentences, args.vocab_size, args.convention)
-    covered = sum(freq[w] for w in vocab.words if w in freq)
-    print(f"Parsed {len(sentences)} sentences ({elapsed:.1f} s).")
-    print(f"Found {len(freq)} unique words tokens ({num_tokens} tokens in all).")
-    print(f"Using vocabulary size {len(vocab)} ({args.convention} convention).")
-    word, count = vocab.least_frequent()
-    print(f"The least frequent word in our vocabulary is '{word}' and appeared {count} times.")
-    print(f"The vocabulary covers {100.0 * covered / num_tokens:.2f}% of all tokens; "
-          f"the rest become {vocab.words[vocab.unknown_index]}.")
-    i = min(args.example, len(sentences) - 1)
-    mapped = [w if w in vocab else vocab.words[vocab.unknown_index] for w in sentences[i]]
-    print(f"\nExample sentence: '{' '.join(sentences[i])}'")
-    print(f"Example sentence after pre-processing: {mapped}")
-    (x,), (y,) = make_xy([vocab.encode(sentences[i])])
-    print(f"\nx:\n{' '.join(vocab.decode(x))}\n{x.tolist()}")
-    print(f"\ny:\n{' '.join(vocab.decode(y))}\n{y.tolist()}")
-
+from rnnlm.cli import main
 
 if __name__ == "__main__":
-    run(main)
+    main(["stats", *sys.argv[1:]])

@@ -12,7 +12,7 @@ from lmkit.checkpoint import load_model
 from lmkit.data import Dataset, Vocabulary
 from lmkit.data.batching import packed_batches, pad_batch
 from lmkit.errors import TrainingError
-from lmkit.fit import FitState, best_path, fit
+from lmkit.trainer import FitState, best_path, fit
 from lmkit.optim import clip_by_global_norm, make_optimizer
 from lmkit.plotting import plot_history
 from lmkit.scoring import Score

@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
-    from lmkit.cliargs import load_dataset
+    from rnnlm.flags import load_dataset
     from lmkit.data.batching import packed_batches
 
     data = load_dataset(argparse.Namespace(corpus="shakespeare", vocab_size=args.vocab_size, convention="part2",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_savez
+from ..atomic import atomic_savez
 from .sources import SHAKESPEARE
 from .tokenize import sentence_splitter
 
@@ -40,7 +40,7 @@ def cache_key(spec, options):
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def save_sentences(path, sentences):
+def write_cached(path, sentences):
     types = sorted({t for s in sentences for t in s})
     index = {t: i for i, t in enumerate(types)}
     ids = np.array([index[t] for s in sentences for t in s], dtype=np.int32)
@@ -48,7 +48,7 @@ def save_sentences(path, sentences):
     atomic_savez(path, {"ids": ids, "offsets": offsets, "types": np.array(json.dumps(types))})
 
 
-def load_sentences(path):
+def read_cached(path):
     """Sentences from a cache entry, or ``None`` if the entry is missing or unreadable."""
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -67,12 +67,12 @@ def cached(spec, options, compute, use_cache=True):
     if not use_cache:
         return compute(), False
     path = cache_dir() / f"tokens-{cache_key(spec, options)}.npz"
-    sentences = load_sentences(path) if path.exists() else None
+    sentences = read_cached(path) if path.exists() else None
     if sentences is not None:
         return sentences, True
     sentences = compute()
     try:
-        save_sentences(path, sentences)
+        write_cached(path, sentences)
     except OSError:
         pass  # a read-only home folder must not stop training
     return sentences, False

@@ -10,11 +10,11 @@ Ties in count are broken by the word itself, so the same corpus always gives the
 vocabulary is saved as readable JSON, inside checkpoints or as its own file.
 """
 import json
-import os
 from collections import Counter
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import DataError
 
 UNKNOWN_TOKEN = "UNKNOWN_TOKEN"
@@ -96,10 +96,9 @@ class Vocabulary:
             raise DataError(f"malformed vocabulary ({exc})") from None
 
     def save(self, path):
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
+        """Write the vocabulary as JSON, atomically (:func:`lmkit.atomic.atomic_write`)."""
+        with atomic_write(path, "w", encoding="utf-8") as fh:
             json.dump(self.to_dict(), fh, ensure_ascii=False)
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path):

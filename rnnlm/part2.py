@@ -1,0 +1,81 @@
+"""Train the tutorial's vanilla RNN language model (Part 2): one SGD step per sentence.
+
+The defaults are those of the tutorial's ``train-theano.py``; its environment variables VOCABULARY_SIZE,
+HIDDEN_DIM, LEARNING_RATE, NEPOCH and MODEL_FILE still work, and flags override both:
+
+    rnnlm part2                                   # the original settings (hours)
+    rnnlm part2 --max-sentences 2000 --vocab-size 2000 --hidden-dim 50 --epochs 4
+"""
+from .flags import (BPTT_TRUNCATE, POSITIVE, POSITIVE_INT, add_backend_args, add_data_args, add_output_args,
+                    env_default)
+
+HELP = "the tutorial's Part 2 trainer: vanilla RNN, SGD one sentence at a time"
+
+
+def add_arguments(ap):
+    add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 8000, int))
+    m = ap.add_argument_group("model and training")
+    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=env_default("HIDDEN_DIM", 80, int))
+    m.add_argument("--bptt-truncate", type=BPTT_TRUNCATE, default=4,
+                   help="scan's truncate_gradient, -1 for full BPTT (rnn_theano/README.md, Truncation)")
+    m.add_argument("--learning-rate", type=POSITIVE, default=env_default("LEARNING_RATE", 0.005, float))
+    m.add_argument("--epochs", type=POSITIVE_INT, default=env_default("NEPOCH", 100, int))
+    m.add_argument("--evaluate-loss-after", type=POSITIVE_INT, default=5, help="epochs between loss evaluations")
+    m.add_argument("--init", metavar="MODEL", default=env_default("MODEL_FILE", None, str),
+                   help="start from these weights (a checkpoint or a tutorial U,V,W file)")
+    m.add_argument("--seed", type=int, default=10, help="weight initialisation seed (the blog used 10)")
+    add_backend_args(m)
+    add_output_args(ap, "checkpoint written at every evaluation and at the end", samples=5, min_length=7,
+                    resume=False, out_default="runs/rnn.npz")
+    ap.set_defaults(model="rnn")
+
+
+def run(args):
+    from tqdm import tqdm
+
+    from lmkit.checkpoint import run_record, save_model
+    from lmkit.errors import CheckpointError
+    from lmkit.scoring import score_corpus
+    from rnn_theano import train_with_sgd
+
+    from .flags import load_dataset, recorded_settings
+    from .models import build_model, print_samples, report_heldout, time_sgd_step
+
+    data = load_dataset(args)
+    vocab = data.vocab
+    X, Y = data.xy("train")
+    print(f"{len(X)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
+          f"{len(data.test)} test; vocabulary {len(vocab)}")
+    model = build_model(args, len(vocab))
+    if args.init:
+        from lmkit.checkpoint import open_model
+
+        start, stored_vocab, _ = open_model(args.init, mode=args.mode, dtype=args.dtype)
+        if stored_vocab is not None and stored_vocab != vocab:
+            raise CheckpointError(f"{args.init}: was trained with another vocabulary")
+        if start.word_dim != len(vocab):
+            raise CheckpointError(f"{args.init}: has {start.word_dim} words, the vocabulary {len(vocab)}")
+        model = start
+        print(f"Starting from {args.init}: {model}")
+    time_sgd_step(model, X, Y, args.learning_rate)
+
+    settings = recorded_settings(args)
+
+    def report(model, at):
+        valid = score_corpus(model, data.valid) if data.valid else None
+        if valid:
+            print(f"  validation: {valid}")
+        save_model(args.out, model, vocab, run_record("part2", settings, at._asdict()))
+        print_samples(model, vocab, args.samples, args.min_length, seed=at.epoch)
+
+    bar = lambda it: tqdm(it, total=len(X), desc="sgd", unit="sent", leave=False, mininterval=1.0,  # noqa: E731
+                          disable=args.no_progress)
+    losses, lr = train_with_sgd(model, X, Y, args.learning_rate, args.epochs, args.evaluate_loss_after,
+                                callback=report, progress=bar)
+    final = model.calculate_loss(X, Y)
+    print(f"Loss after {args.epochs} epochs: {final:f} (learning rate now {lr:g})")
+    save_model(args.out, model, vocab, run_record("part2", settings, {
+        "num_examples_seen": args.epochs * len(X), "epoch": args.epochs, "index": 0, "loss": final,
+        "learning_rate": lr}))
+    report_heldout(data, lambda split: score_corpus(model, getattr(data, split)))
+    print(f"Saved {args.out}")

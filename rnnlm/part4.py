@@ -1,0 +1,96 @@
+"""Train the tutorial's GRU (or an LSTM) language model, Part 4 style: one RMSprop step per sentence.
+
+The defaults are those of the tutorial's ``train.py`` (vocabulary 2000, hidden 128, 2 layers, learning
+rate 0.001, 20 epochs, a report every 25,000 examples: loss, samples, checkpoint); its environment
+variables VOCABULARY_SIZE, HIDDEN_DIM, EMBEDDING_DIM, LEARNING_RATE, NEPOCH, PRINT_EVERY and
+MODEL_OUTPUT_FILE still work, and flags override both:
+
+    rnnlm part4 --max-sentences 5000 --epochs 2 --print-every 2000
+    rnnlm part4 --resume runs/gru-part4.npz
+"""
+from .flags import (POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
+                    env_default)
+
+HELP = "the tutorial's Part 4 trainer: GRU or LSTM, RMSprop one sentence at a time"
+FIXED = ("model", "hidden_dim", "embed_dim", "layers", "gate", "seed", "dtype")
+
+
+def add_arguments(ap):
+    add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 2000, int), convention="part4")
+    m = ap.add_argument_group("model")
+    m.add_argument("--model", choices=["gru", "lstm"], default="gru")
+    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=env_default("HIDDEN_DIM", 128, int))
+    m.add_argument("--embed-dim", type=POSITIVE_INT, default=env_default("EMBEDDING_DIM", None, int),
+                   help="word-vector size (default: the hidden size, as the tutorial's code has it)")
+    m.add_argument("--layers", type=POSITIVE_INT, default=2, help="stacked layers (the tutorial's 2)")
+    m.add_argument("--gate", choices=["hard", "sigmoid"], default=None,
+                   help="gate function (default: hard for the GRU as the tutorial, sigmoid for the LSTM)")
+    add_backend_args(m)
+    t = ap.add_argument_group("training")
+    t.add_argument("--learning-rate", type=POSITIVE, default=env_default("LEARNING_RATE", 0.001, float))
+    t.add_argument("--rmsprop-decay", type=RATE, default=0.9, help="RMSprop's decay of the squared gradients")
+    t.add_argument("--epochs", type=POSITIVE_INT, default=env_default("NEPOCH", 20, int))
+    t.add_argument("--print-every", type=POSITIVE_INT, default=env_default("PRINT_EVERY", 25000, int),
+                   help="examples between reports (loss, samples, checkpoint)")
+    t.add_argument("--loss-subsample", type=POSITIVE_INT, default=10000, help="training sentences the loss is on")
+    t.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
+    add_output_args(ap, "checkpoint path (default: runs/<model>-part4.npz)", samples=10, min_length=5,
+                    out_default=env_default("MODEL_OUTPUT_FILE", None, str))
+    ap.set_defaults(tie_weights=False)
+
+
+def run(args):
+    from tqdm import tqdm
+
+    from lmkit.checkpoint import load_checkpoint, load_model, run_record, save_model
+    from lmkit.errors import CheckpointError
+    from lmkit.scoring import score_corpus
+    from gru_theano import train_with_sgd
+
+    from .flags import load_dataset, recorded_settings, restore_settings
+    from .models import build_model, kind_of, print_samples, report_heldout, time_sgd_step
+
+    start_epoch = start_index = 0
+    if args.resume:
+        saved = load_checkpoint(args.resume)[1]["run"]
+        if saved.get("command") != "part4":
+            raise CheckpointError(f"{args.resume}: not a checkpoint of rnnlm part4")
+        restore_settings(args, saved["settings"], fixed=FIXED)
+        model, vocab, _ = load_model(args.resume, expected_type=("GRUTheano", "LSTMTheano"), mode=args.mode,
+                                     dtype=args.dtype)
+        args.model = kind_of(model)
+        start_epoch, start_index = saved["progress"]["epoch"], saved["progress"]["index"]
+        data = load_dataset(args, vocab=vocab)
+        args.out = args.out or args.resume
+        print(f"Resuming {args.resume} at epoch {start_epoch + 1}, sentence {start_index}")
+    else:
+        data = load_dataset(args)
+        model = build_model(args, len(data.vocab))
+    args.out = args.out or f"runs/{args.model}-part4.npz"
+    X, Y = data.xy("train")
+    print(f"{len(X)} training sentences ({data.num_tokens()} words), vocabulary {len(data.vocab)}: {model}")
+    if not args.resume:
+        time_sgd_step(model, X, Y, args.learning_rate, args.rmsprop_decay)
+
+    settings = recorded_settings(args)
+
+    def report(model, at):
+        # A report at the end of an epoch resumes at the start of the next one.
+        epoch, index = (at.epoch + 1, 0) if at.index == len(X) else (at.epoch, at.index)
+        save_model(args.out, model, data.vocab, run_record("part4", settings, {
+            "epoch": epoch, "index": index, "num_examples_seen": at.num_examples_seen, "loss": at.loss}))
+        print(f"Saved model parameters to {args.out}.")
+        print_samples(model, data.vocab, args.samples, args.min_length, rules="part4", seed=at.num_examples_seen)
+
+    def bar(positions, epoch):
+        return tqdm(positions, desc=f"epoch {epoch + 1}/{args.epochs}", unit="sent", leave=False, mininterval=1.0,
+                    disable=args.no_progress)
+
+    train_with_sgd(model, X, Y, learning_rate=args.learning_rate, nepoch=args.epochs, decay=args.rmsprop_decay,
+                   callback_every=args.print_every, callback=report, seed=args.seed, start_epoch=start_epoch,
+                   start_index=start_index, progress=bar, loss_subsample=args.loss_subsample)
+    if (args.epochs * len(X)) % args.print_every:  # the last examples were not reported yet
+        save_model(args.out, model, data.vocab, run_record("part4", settings, {
+            "epoch": args.epochs, "index": 0, "num_examples_seen": args.epochs * len(X)}))
+        print(f"Saved model parameters to {args.out}.")
+    report_heldout(data, lambda split: score_corpus(model, getattr(data, split)))

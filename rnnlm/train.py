@@ -1,0 +1,116 @@
+"""Train a vanilla RNN, GRU or LSTM language model with the batched trainer (the recommended trainer).
+
+    rnnlm train                                   # GRU on all of Shakespeare, the README recipe
+    rnnlm train --model lstm --epochs 5 --mode jax
+    rnnlm train --resume runs/gru.npz --epochs 12 # continue a stopped run
+
+Sentences are packed into --batch-size streams cut into --bptt-step chunks (one compiled training graph);
+Adam with gradient clipping, dropout, tied embeddings, a learning rate that decays every epoch and halves
+on a plateau, early stopping; an atomic checkpoint every epoch and on Ctrl-C, the best one beside it.
+"""
+import argparse
+import os
+from pathlib import Path
+
+from .flags import (COUNT, POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
+                    load_dataset, number, recorded_settings, restore_settings)
+from .models import KINDS, build_model, kind_of, report_heldout
+
+HELP = "train a model with the batched trainer (the recipe)"
+# Settings a resumed run may not change: it would no longer be the run that was started.
+FIXED = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights", "optimizer", "clip", "bptt",
+         "batch_size", "dropout", "variational_dropout", "seed", "dtype")
+
+
+def add_arguments(ap):
+    add_data_args(ap)
+    m = ap.add_argument_group("model")
+    m.add_argument("--model", choices=sorted(KINDS), default="gru", help="the recurrent layer")
+    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=192, help="hidden state size H")
+    m.add_argument("--embed-dim", type=POSITIVE_INT, default=None, help="GRU/LSTM word-vector size (default: hidden)")
+    m.add_argument("--layers", type=POSITIVE_INT, default=1, help="GRU/LSTM stacked layers")
+    m.add_argument("--gate", choices=["hard", "sigmoid"], default=None,
+                   help="GRU/LSTM gates (default: hard for the GRU, sigmoid for the LSTM)")
+    m.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=None,
+                   help="embedding = output layer (default: on if as wide as the state)")
+    add_backend_args(m, default_help="jax, or c without JAX")
+    t = ap.add_argument_group("training")
+    t.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam", help="update rule")
+    t.add_argument("--learning-rate", type=POSITIVE, default=0.004, help="initial step size")
+    t.add_argument("--lr-decay", type=number(float, 0, 1, low_open=True), default=0.85,
+                   help="learning rate factor per epoch (1: constant)")
+    t.add_argument("--clip", type=number(float, 0), default=5.0, help="max global gradient norm (0: off)")
+    t.add_argument("--batch-size", type=POSITIVE_INT, default=16, help="parallel streams")
+    t.add_argument("--bptt", type=POSITIVE_INT, default=32, help="steps per chunk; gradients stop between chunks")
+    t.add_argument("--dropout", type=RATE, default=0.3, help="on word vectors, between layers, before the softmax")
+    t.add_argument("--variational-dropout", action="store_true", help="one mask per stream and chunk")
+    t.add_argument("--epochs", type=POSITIVE_INT, default=10, help="passes over the training data")
+    t.add_argument("--patience", type=POSITIVE_INT, default=3, help="epochs without improvement before stopping")
+    t.add_argument("--seed", type=int, default=0, help="initialisation, batch order and dropout seed")
+    add_output_args(ap, "checkpoint path (default: runs/<model>.npz)", samples=5)
+
+
+def run(args):
+    from lmkit.checkpoint import exclusive_output
+
+    # Claim the output before any work: a second run with the same --out, or an --out that cannot be
+    # written, is refused now rather than after an epoch of training.
+    with exclusive_output(args.out or args.resume or f"runs/{args.model}.npz"):
+        train(args)
+
+
+def train(args):
+    from lmkit.backend import default_batched_mode
+    from lmkit.checkpoint import load_checkpoint, load_model, read_weights, run_record
+    from lmkit.errors import CheckpointError
+    from lmkit.plotting import plot_history
+    from lmkit.trainer import BatchedTrainer, FitState, best_path, fit
+
+    state, optimizer_state = None, None
+    if args.resume:
+        saved = load_checkpoint(args.resume)[1]["run"]
+        if saved.get("command") != "train":
+            raise CheckpointError(f"{args.resume}: not a checkpoint of rnnlm train (it has no batched training state)")
+        # Every recorded setting comes back (dtype and backend included); a flag given again either replaces
+        # one with a warning (epochs, patience, learning rate and its decay, backend) or is refused.
+        restore_settings(args, saved["settings"], fixed=FIXED)
+        args.mode = args.mode or default_batched_mode()
+        model, vocab, meta = load_model(args.resume, mode=args.mode, dtype=args.dtype)
+        args.model = kind_of(model)
+        args.out = args.out or args.resume
+        state, optimizer_state = FitState.from_dict(saved["progress"]), meta["optimizer_state"]
+        if "learning_rate" in args.explicit:
+            state.learning_rate = args.learning_rate
+        data = load_dataset(args, vocab=vocab)
+        print(f"Resuming {args.resume}: epoch {state.epoch + 1}, batch {state.batch}, lr {state.learning_rate:g}")
+    else:
+        args.mode = args.mode or default_batched_mode()
+        data = load_dataset(args)
+        model = build_model(args, len(data.vocab))
+        state = FitState(learning_rate=args.learning_rate)
+    args.out = args.out or f"runs/{args.model}.npz"
+    print(f"{len(data.train)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
+          f"{len(data.test)} test; vocabulary {len(data.vocab)}")
+    print(f"{model} on the {args.mode} backend, {args.optimizer}, batch {args.batch_size}, bptt {args.bptt}"
+          + (f", dropout {args.dropout:g}" + (" (variational)" if args.variational_dropout else "")
+             if args.dropout else ""))
+
+    trainer = BatchedTrainer(model, args.optimizer, args.clip, args.bptt, args.batch_size, mode=args.mode,
+                             dropout=args.dropout, variational=args.variational_dropout)
+    if optimizer_state:
+        trainer.set_state(optimizer_state)
+    state = fit(trainer, data, state, args.epochs, args.out, seed=args.seed, patience=args.patience,
+                lr_decay=args.lr_decay, run=run_record("train", recorded_settings(args)),
+                progress=not args.no_progress)
+    png = plot_history(state.history, Path(args.out).with_suffix(".png"), f"{args.model} on {args.corpus}")
+    best = best_path(args.out) if os.path.exists(best_path(args.out)) else args.out
+    print(f"Saved {args.out}" + (f", the best model {best}" if best != args.out else "") + f" and the loss curves {png}")
+
+    model.set_params(read_weights(best))
+    report_heldout(data, lambda split: trainer.evaluate(*data.xy(split)), " (best model)")
+    # Sampling runs the per-sentence graph, one new length per word: compiled once in C, not per length in JAX.
+    sampler = model if args.mode == "c" else type(model)(**model.hparams(), mode="c", dtype=args.dtype)
+    sampler.set_params(model.get_params())
+    from .models import print_samples
+
+    print_samples(sampler, data.vocab, args.samples, 5, seed=args.seed)
