@@ -8,6 +8,8 @@ import contextlib
 import os
 import tempfile
 
+import numpy as np
+
 
 @contextlib.contextmanager
 def atomic_write(path, mode="wb", encoding=None):
@@ -39,7 +41,5 @@ def atomic_write(path, mode="wb", encoding=None):
 
 def atomic_savez(path, arrays):
     """Write ``arrays`` (name -> ndarray) to ``path`` as an ``.npz``, atomically."""
-    import numpy as np
-
     with atomic_write(path) as fh:
         np.savez(fh, **arrays)

@@ -8,7 +8,7 @@ import pytest
 from lmkit.checkpoint import META_KEY, load_checkpoint, load_model, read_npz, save_checkpoint, save_model
 from lmkit.data import Vocabulary
 from lmkit.errors import CheckpointError
-from lmkit.modelio import open_model
+from lmkit.checkpoint import open_model
 from rnn_theano import RNNTheano, save_model_parameters_theano
 
 from .conftest import run_script

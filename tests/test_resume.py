@@ -20,7 +20,7 @@ TINY = ["--max-sentences", "1500", "--vocab-size", "300", "--hidden-dim", "16", 
 
 def weights(path):
     arrays, meta = load_checkpoint(path)
-    return arrays, meta["extra"]["fit"]
+    return arrays, meta["run"]["progress"]
 
 
 def start(out, *extra):

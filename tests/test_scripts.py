@@ -39,7 +39,7 @@ def test_train_rnn_logs_and_writes_a_checkpoint(trained):
     arrays, meta = load_checkpoint(out)
     assert meta["model_type"] == "RNNTheano" and meta["hparams"]["hidden_dim"] == 6
     assert arrays["U"].shape == (6, 300) and len(meta["vocab"]["words"]) == 300
-    assert meta["extra"]["data"]["corpus"] == "shakespeare:macbeth"
+    assert meta["run"]["settings"]["corpus"] == "shakespeare:macbeth"
 
 
 def test_generate_from_the_checkpoint_is_repeatable(trained):
@@ -107,9 +107,9 @@ def test_batched_train_script_runs_resumes_and_plots(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "Resuming" in second.stdout and "epoch 2: train loss" in second.stdout
     arrays, meta = load_checkpoint(out)
-    assert meta["model_type"] == "RNNTheano" and meta["extra"]["fit"]["epoch"] == 2
+    assert meta["model_type"] == "RNNTheano" and meta["run"]["progress"]["epoch"] == 2
     assert arrays["U"].dtype == np.float32  # the resumed run stayed in the float32 it started in
-    assert len(meta["extra"]["fit"]["history"]) == 2
+    assert len(meta["run"]["progress"]["history"]) == 2
     wrong = run_script("train.py", "--resume", tmp_path / "missing.npz")
     assert wrong.returncode == 2 and "no such checkpoint file" in wrong.stderr
 
@@ -133,7 +133,7 @@ def test_out_of_range_training_flags_get_one_line_before_any_work(flag, value, m
 @pytest.mark.parametrize("script, args, message", [
     ("generate.py", ["--top-k", "0"], "error: argument --top-k: 0 is out of range"),
     ("generate.py", ["--top-k", "301"], "error: --top-k 301 is larger than the vocabulary (300 words)"),
-    ("generate.py", ["-n", "-2"], "error: argument -n/--num-sentences: -2 is out of range"),
+    ("generate.py", ["-n", "-2"], "error: argument -n/--samples: -2 is out of range"),
     ("generate.py", ["--temperature", "0"], "error: argument --temperature: 0.0 is out of range"),
     ("generate.py", ["--min-length", "20", "--max-length", "10"], "leaves no room for --min-length 20 words"),
     ("generate.py", ["--mode", "bogus"], "error: argument --mode: invalid choice: 'bogus'"),

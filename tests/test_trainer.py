@@ -7,16 +7,15 @@ import pytensor.tensor as pt
 import pytest
 
 from gru_theano import GRUTheano, LSTMTheano
-from lmkit import checkpoint
+from lmkit import atomic
 from lmkit.checkpoint import load_model
 from lmkit.data import Dataset, Vocabulary
 from lmkit.data.batching import packed_batches, pad_batch
 from lmkit.errors import TrainingError
-from lmkit.trainer import FitState, best_path, fit
 from lmkit.optim import clip_by_global_norm, make_optimizer
 from lmkit.plotting import plot_history
 from lmkit.scoring import Score
-from lmkit.trainer import BatchedTrainer
+from lmkit.trainer import BatchedTrainer, FitState, best_path, fit
 from rnn_theano import RNNTheano
 
 C, H = 12, 5
@@ -128,7 +127,7 @@ def test_training_lowers_validation_loss_and_writes_checkpoints(tmp_path):
     assert [h["epoch"] for h in state.history] == [1, 2, 3, 4]
     assert state.history[-1]["valid_loss"] < before - 0.2
     model, vocab, meta = load_model(tmp_path / "m.npz")
-    assert vocab == data.vocab and meta["extra"]["fit"]["epoch"] == 4
+    assert vocab == data.vocab and meta["run"]["progress"]["epoch"] == 4
     assert set(meta["optimizer_state"]) == set(trainer.get_state()) > set(trainer.optimizer.get_state())
     assert best_path(tmp_path / "m.npz").exists()
     png = plot_history(state.history, tmp_path / "m.png")
@@ -155,7 +154,7 @@ def reload(path):
     model, _, meta = load_model(path, dtype="float64")
     trainer = BatchedTrainer(model, "adam", clip=1.0, bptt=4, batch_size=4, mode="c")
     trainer.set_state(meta["optimizer_state"])  # the optimizer and the state carried into the next chunk
-    return trainer, FitState.from_dict(meta["extra"]["fit"])
+    return trainer, FitState.from_dict(meta["run"]["progress"])
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
@@ -185,7 +184,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     want, got = params_of(straight), params_of(resumed)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-12)
-    straight_history = load_model(tmp_path / "a.npz")[2]["extra"]["fit"]["history"]
+    straight_history = load_model(tmp_path / "a.npz")[2]["run"]["progress"]["history"]
     for key in ("epoch", "train_loss", "valid_loss", "learning_rate"):
         assert [h[key] for h in state.history] == pytest.approx([h[key] for h in straight_history], rel=1e-12)
 
@@ -209,18 +208,40 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
 
 def test_checkpoint_interrupted_mid_write_leaves_the_previous_one(tmp_path, monkeypatch):
     path = tmp_path / "m.npz"
-    checkpoint.atomic_savez(path, {"a": np.arange(3)})
+    atomic.atomic_savez(path, {"a": np.arange(3)})
     before = path.read_bytes()
 
     def crash_mid_write(fh, **arrays):
         fh.write(b"PK\x03\x04 half a zip")
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint.np, "savez", crash_mid_write)
+    monkeypatch.setattr(atomic.np, "savez", crash_mid_write)
     with pytest.raises(OSError, match="disk full"):
-        checkpoint.atomic_savez(path, {"a": np.arange(5)})
+        atomic.atomic_savez(path, {"a": np.arange(5)})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left behind
+
+
+def test_vocabulary_written_mid_crash_leaves_the_previous_one(tmp_path, monkeypatch):
+    """Vocabularies go through the same atomic write as checkpoints (lmkit.atomic)."""
+    import json
+
+    from lmkit.data import vocab as vocab_module
+
+    path = tmp_path / "vocab.json"
+    Vocabulary.build([["a", "b", "a"]], 10, "part2").save(path)
+    before = path.read_bytes()
+
+    def crash_mid_write(obj, fh, **kwargs):
+        fh.write('{"words": ["half')
+        raise OSError("disk full")
+
+    monkeypatch.setattr(vocab_module.json, "dump", crash_mid_write)
+    with pytest.raises(OSError, match="disk full"):
+        Vocabulary.build([["c"]], 10, "part2").save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and json.loads(before)["words"]
+    assert [p.name for p in tmp_path.iterdir()] == ["vocab.json"]
 
 
 def test_learning_rate_halves_on_plateau_and_training_stops_early(tmp_path, monkeypatch):

@@ -1,0 +1,117 @@
+"""The ``rnnlm`` command and the layering behind it: one command with subcommands, one vocabulary of
+flags, one registry that keeps ``lmkit`` free of the model packages, one run record in checkpoints."""
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lmkit.checkpoint import META_KEY, load_checkpoint
+from rnnlm.cli import COMMANDS, build_parser
+
+from .conftest import REPO
+
+MODEL_PACKAGES = ("rnn_theano", "gru_theano", "rnnlm")
+
+
+def imported_names(path):
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None))
+              in ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant)):
+            names.add(str(node.args[0].value).split(".")[0])
+    return names
+
+
+def test_no_lmkit_module_imports_a_model_package():
+    files = sorted((REPO / "lmkit").rglob("*.py"))
+    assert len(files) > 15
+    offenders = {str(f.relative_to(REPO)): sorted(imported_names(f) & set(MODEL_PACKAGES)) for f in files}
+    assert {f: names for f, names in offenders.items() if names} == {}
+    # And at run time: importing every lmkit module loads none of them.
+    code = ("import pkgutil, importlib, sys, lmkit\n"
+            "for m in pkgutil.walk_packages(lmkit.__path__, 'lmkit.'): importlib.import_module(m.name)\n"
+            f"print(sorted(p for p in {MODEL_PACKAGES!r} if p in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_model_packages_register_their_classes_and_formats():
+    import rnnlm.models  # noqa: F401  (imports both packages)
+    from lmkit.registry import FORMATS, MODELS
+
+    assert set(MODELS) >= {"RNNNumpy", "RNNTheano", "GRUTheano", "LSTMTheano"}
+    assert FORMATS["rnn-original"][0] == {"U", "V", "W"}
+    assert FORMATS["gru-original"][0] == {"E", "U", "W", "V", "b", "c"}
+    assert all(cls.model_type == name for name, cls in MODELS.items())
+
+
+def help_text():
+    proc = subprocess.run([sys.executable, "-m", "rnnlm", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_rnnlm_help_lists_every_subcommand_and_each_help_fits_a_screen(monkeypatch):
+    top = help_text()
+    assert set(COMMANDS) == {"train", "score", "generate", "stats", "part2", "part4"}
+    monkeypatch.setenv("COLUMNS", "100")
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for name in COMMANDS:
+        assert f"    {name} " in top
+        lines = subparsers[name].format_help().splitlines()
+        assert lines[0].startswith(f"usage: rnnlm {name}") and len(lines) <= 60, (name, len(lines))
+
+
+@pytest.mark.skipif(shutil.which("rnnlm") is None, reason="the package is not installed (pip install -e .)")
+def test_the_installed_rnnlm_command_runs():
+    proc = subprocess.run(["rnnlm", "stats", "--corpus", "shakespeare:macbeth", "--vocab-size", "500"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "Using vocabulary size 500" in proc.stdout
+    bad = subprocess.run(["rnnlm", "trian"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: argument COMMAND: invalid choice: 'trian'")
+
+
+def test_one_vocabulary_of_flags_across_subcommands():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    seen = {}  # option string -> (dest, type name) of its first definition
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            if action.dest == "mode":
+                assert action.choices == ["c", "jax", "numba", "python"] and "backend" in action.help, name
+            for option in action.option_strings:
+                spec = (action.dest, getattr(action.type, "__name__", None))
+                first = seen.setdefault(option, (name, spec))
+                assert first[1] == spec, f"{option} means {first[1]} in {first[0]} but {spec} in {name}"
+    # The flags every trainer shares exist in all of them under one name.
+    for trainer in ("train", "part2", "part4"):
+        options = {o for a in subparsers[trainer]._actions for o in a.option_strings}
+        assert {"--corpus", "--vocab-size", "--mode", "--dtype", "--seed", "--out", "--samples",
+                "--learning-rate", "--epochs", "--hidden-dim", "--no-progress"} <= options, trainer
+
+
+def test_a_version_1_checkpoint_reads_as_a_run_record(tmp_path):
+    """Files written before the run record existed: each trainer's own ``extra`` becomes {command, settings,
+    progress}, so resuming and ``score --split`` read old and new files alike."""
+    data = {"corpus": "shakespeare:macbeth", "vocab_size": 100}
+    old = {"train": {"data": data, "trainer": {"bptt": 8}, "run": {"epochs": 2}, "fit": {"epoch": 1}},
+           "part4": {"data": data, "run": {"cell": "lstm"}, "part4": {"epoch": 0, "index": 5}},
+           "part2": {"data": data, "epoch": 3, "num_examples_seen": 9}}
+    for command, extra in old.items():
+        meta = {"format": "rnnlm-checkpoint", "version": 1, "model_type": "RNNTheano", "extra": extra}
+        np.savez(tmp_path / f"{command}.npz", **{META_KEY: np.array(json.dumps(meta))})
+        run = load_checkpoint(tmp_path / f"{command}.npz")[1]["run"]
+        assert run["command"] == command and run["settings"]["corpus"] == "shakespeare:macbeth"
+    assert load_checkpoint(tmp_path / "train.npz")[1]["run"]["settings"]["bptt"] == 8
+    assert load_checkpoint(tmp_path / "part4.npz")[1]["run"]["settings"]["model"] == "lstm"
+    assert load_checkpoint(tmp_path / "part2.npz")[1]["run"]["progress"] == {"epoch": 3, "num_examples_seen": 9}
