@@ -1,16 +1,34 @@
-"""Scoring text with a trained model: log-probabilities, cross-entropy and perplexity.
+"""Scoring text with a trained model: per-word log-probabilities, and perplexity as SRILM defines it.
 
 Every sentence is scored the way it was trained: the model reads ``SENTENCE_START w1 ... wn`` and is
-charged ``-log p`` for each of ``w1 ... wn SENTENCE_END``. Perplexity is ``exp`` of the mean charge per
-predicted word, so a model that guesses uniformly among C words has perplexity C.
+charged ``-log p`` for each of ``w1 ... wn SENTENCE_END``, so a sentence of n words makes n + 1
+predictions. A word outside the vocabulary is read as ``UNKNOWN_TOKEN`` and charged the probability of
+that token. Over N sentences with W words, K of them unknown, and log-probability sums taken over
+
+- all W + N predictions: ``ppl = exp(-sum / (W + N))``, the end token counted (SRILM's ``ppl``; the number
+  every trainer here reports as "perplexity");
+- the W words only: ``ppl1 = exp(-sum / W)``, the end token left out (SRILM's ``ppl1``);
+- and each again with the K unknown words left out of both the sum and the count (SRILM and KenLM leave
+  out-of-vocabulary words out this way), so a model is not rewarded for a large UNKNOWN class.
+
+A model that guesses uniformly among C words has perplexity C. Perplexity does not depend on the log
+base; log-probabilities are printed in the base asked for (:data:`LOG_BASES`).
+
+Two ways to compute the per-word log-probabilities, held to each other by the tests:
+:func:`word_logprobs` runs one sentence through ``model.predict_proba`` (any model, T x C values at once);
+:class:`BatchScorer` runs many sentences through the model's batched graph (``batched_nll``), ``batch``
+sentences side by side and ``length`` steps at a time with the state carried across, so memory stays
+``length x batch x C`` whatever the sentence lengths.
 """
+import math
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
+LOG_BASES = {"e": 1.0, "2": math.log(2.0), "10": math.log(10.0)}  # divide a natural log by these
 
-# Sentences longer than this are scored in chunks of this many words (see ChunkedScorer).
+# Sentences longer than this are scored with the batched graph even one at a time (see word_logprobs).
 LONG_SENTENCE = 512
 
 
@@ -18,60 +36,93 @@ def word_logprobs(model, encoded):
     """Natural-log probability of each predicted word of one encoded sentence (START ... END).
 
     Up to :data:`LONG_SENTENCE` words the model's own ``predict_proba`` gives the T x C distributions;
-    a longer sentence goes through :class:`ChunkedScorer`, whose memory does not grow with its length.
+    a longer sentence goes through :class:`BatchScorer`, whose memory does not grow with its length.
     """
     x, y = np.asarray(encoded[:-1], dtype=np.int32), np.asarray(encoded[1:])
     if len(x) > LONG_SENTENCE and hasattr(model, "batched_nll"):
-        return chunked_scorer(model).word_logprobs(x, y)
+        return batch_scorer(model).word_logprobs(x, y)
     probs = np.asarray(model.predict_proba(x), dtype=np.float64)
     with np.errstate(divide="ignore"):
         return np.log(probs[np.arange(len(y)), y])
 
 
-class ChunkedScorer:
-    """Per-word log-probabilities of a sentence of any length, ``length`` words at a time.
+class BatchScorer:
+    """Per-word log-probabilities of many sentences through the model's batched graph (``batched_nll``).
 
-    Runs the model's batched graph (``batched_nll``) on one column: the state is carried from chunk to
-    chunk, so the result is the whole sentence's, and no more than ``length x C`` values exist at once.
+    Sentences are sorted by length and scored ``batch`` at a time as the columns of a ``(T, batch)``
+    array, cut into chunks of ``length`` steps; the state is carried from chunk to chunk, so each
+    column's result is its whole sentence's, and no more than ``length x batch x C`` probabilities exist
+    at once. In JAX every chunk is padded to one shape (one compile); the padding is dropped.
     """
 
-    def __init__(self, model, length=LONG_SENTENCE):
+    def __init__(self, model, length=128, batch=32):
         import pytensor
         import pytensor.tensor as pt
 
         from .backend import pytensor_mode
 
-        self.model, self.length = model, int(length)
+        self.model, self.length, self.batch = model, int(length), int(batch)
         mode = pytensor_mode(getattr(model, "mode", None))
-        shape = (self.length, 1) if mode == "JAX" else (None, None)  # JAX compiles one shape
+        self._padded = mode == "JAX"  # JAX compiles once per shape: every chunk gets the same one
+        shape = (self.length, self.batch) if self._padded else (None, None)
         x, y = (pt.tensor(n, dtype="int32", shape=shape) for n in ("x", "y"))
         states = [pt.tensor(f"state{i}", dtype=model.dtype, shape=(model.hidden_dim, shape[1]))
                   for i in range(model.num_states())]
         nll, final = model.batched_nll(x, y, states)
         self._fn = pytensor.function([x, y, *states], [nll, *final], mode=mode)
-        self._padded = mode == "JAX"
+
+    def _columns(self, pairs):
+        """Log-probabilities of up to ``batch`` ``(x, y)`` pairs scored side by side, one array per pair."""
+        T = max(len(x) for x, _ in pairs)
+        B = self.batch if self._padded else len(pairs)
+        X, Y = np.zeros((T, B), dtype=np.int32), np.zeros((T, B), dtype=np.int32)
+        for j, (x, y) in enumerate(pairs):
+            X[:len(x), j], Y[:len(y), j] = x, y
+        states = [np.zeros((self.model.hidden_dim, B), dtype=self.model.dtype)
+                  for _ in range(self.model.num_states())]
+        out = np.empty((T, B))
+        for start in range(0, T, self.length):
+            xs, ys = X[start:start + self.length], Y[start:start + self.length]
+            n = len(xs)
+            if self._padded and n < self.length:  # the last chunk, padded to the one compiled shape
+                xs, ys = (np.pad(a, ((0, self.length - n), (0, 0))) for a in (xs, ys))
+            nll, *states = self._fn(xs, ys, *states)
+            out[start:start + n] = -np.asarray(nll, dtype=np.float64)[:n]
+        return [out[:len(x), j].copy() for j, (x, _) in enumerate(pairs)]
+
+    def sentence_logprobs(self, encoded_sentences, progress=None):
+        """One array of per-word natural-log probabilities per encoded sentence, in the order given.
+
+        ``progress``, if given, is called with ``total=`` the number of sentences and must return an
+        object with ``update(n)`` and ``close()`` (``functools.partial(tqdm, desc=...)`` does).
+        """
+        sentences = [np.asarray(s) for s in encoded_sentences]
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths side by side
+        result = [None] * len(sentences)
+        bar = progress(total=len(sentences)) if progress else None
+        for k in range(0, len(order), self.batch):
+            group = order[k:k + self.batch]
+            pairs = [(sentences[i][:-1], sentences[i][1:]) for i in group]
+            for i, lp in zip(group, self._columns(pairs)):
+                result[i] = lp
+            if bar is not None:
+                bar.update(len(group))
+        if bar is not None:
+            bar.close()
+        return result
 
     def word_logprobs(self, x, y):
-        states = [np.zeros((self.model.hidden_dim, 1), dtype=self.model.dtype)
-                  for _ in range(self.model.num_states())]
-        out = []
-        for start in range(0, len(x), self.length):
-            xs, ys = x[start:start + self.length], y[start:start + self.length]
-            n = len(xs)
-            if self._padded and n < self.length:  # the last chunk, padded; its padding is dropped below
-                xs, ys = np.pad(xs, (0, self.length - n)), np.pad(ys, (0, self.length - n))
-            nll, *states = self._fn(xs[:, None].astype(np.int32), ys[:, None].astype(np.int32), *states)
-            out.append(-np.asarray(nll, dtype=np.float64)[:n, 0])
-        return np.concatenate(out)
+        """Per-word log-probabilities of one sentence given as inputs ``x`` and targets ``y``."""
+        return self._columns([(np.asarray(x), np.asarray(y))])[0]
 
 
-_scorers = weakref.WeakKeyDictionary()  # model -> its ChunkedScorer, dropped with the model
+_scorers = weakref.WeakKeyDictionary()  # model -> its BatchScorer, dropped with the model
 
 
-def chunked_scorer(model):
-    """The :class:`ChunkedScorer` of ``model``, compiled on first use and kept."""
+def batch_scorer(model):
+    """The :class:`BatchScorer` of ``model``, compiled on first use and kept."""
     if model not in _scorers:
-        _scorers[model] = ChunkedScorer(model)
+        _scorers[model] = BatchScorer(model)
     return _scorers[model]
 
 
@@ -79,32 +130,89 @@ def sentence_logprob(model, encoded):
     return float(word_logprobs(model, encoded).sum())
 
 
+def sentence_logprobs(model, encoded_sentences, progress=None):
+    """Per-word log-probabilities of every sentence: the batched graph when the model has one, else one
+    :func:`word_logprobs` call per sentence. ``progress`` as in :meth:`BatchScorer.sentence_logprobs`."""
+    if hasattr(model, "batched_nll"):
+        return batch_scorer(model).sentence_logprobs(encoded_sentences, progress)
+    bar = progress(total=len(encoded_sentences)) if progress else None
+    result = []
+    for s in encoded_sentences:
+        result.append(word_logprobs(model, s))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return result
+
+
 @dataclass
 class Score:
+    """Sums over a scored text; the perplexities are properties (definitions in the module notes)."""
     sentences: int
-    words: int              # predicted words, SENTENCE_END included
-    total_logprob: float    # natural log
+    words: int                      # predictions: the words plus one SENTENCE_END per sentence
+    total_logprob: float            # natural log, over all predictions
+    unknown: int = 0                # words read as UNKNOWN_TOKEN
+    unknown_logprob: float = 0.0    # their share of total_logprob
+    end_logprob: float = None       # the SENTENCE_END predictions' share (None: not recorded)
+
+    @classmethod
+    def of(cls, encoded_sentences, logprobs, unknown_index=None):
+        """The sums for sentences and their per-word log-probabilities (``unknown_index``: which target
+        index is UNKNOWN_TOKEN; the last prediction of every sentence is SENTENCE_END)."""
+        unknown, unknown_lp, end_lp, total, words = 0, 0.0, 0.0, 0.0, 0
+        for s, lp in zip(encoded_sentences, logprobs):
+            total += float(lp.sum())
+            words += len(lp)
+            end_lp += float(lp[-1])
+            if unknown_index is not None:
+                is_unknown = np.asarray(s[1:-1]) == unknown_index
+                unknown += int(is_unknown.sum())
+                unknown_lp += float(lp[:-1][is_unknown].sum())
+        return cls(len(logprobs), words, total, unknown, unknown_lp, end_lp)
 
     @property
     def cross_entropy(self):
-        """Mean negative log-probability per predicted word, in nats."""
+        """Mean negative log-probability per prediction (SENTENCE_END included), in nats."""
         return -self.total_logprob / self.words
 
     @property
     def perplexity(self):
+        """SRILM's ``ppl``: every prediction counted, the end token and unknown words included."""
         return float(np.exp(self.cross_entropy))
+
+    def _ppl(self, logprob, count):
+        return float(np.exp(-logprob / count)) if count > 0 else float("nan")
+
+    @property
+    def ppl1(self):
+        """SRILM's ``ppl1``: the end token left out."""
+        return self._ppl(self.total_logprob - self.end_logprob, self.words - self.sentences)
+
+    @property
+    def ppl_known(self):
+        """``ppl`` with the unknown words left out of the sum and the count."""
+        return self._ppl(self.total_logprob - self.unknown_logprob, self.words - self.unknown)
+
+    @property
+    def ppl1_known(self):
+        """``ppl1`` with the unknown words left out of the sum and the count."""
+        return self._ppl(self.total_logprob - self.unknown_logprob - self.end_logprob,
+                         self.words - self.sentences - self.unknown)
+
+    def as_dict(self, base="e"):
+        d = {"sentences": self.sentences, "words": self.words - self.sentences, "unknown": self.unknown,
+             f"logprob_{base}": self.total_logprob / LOG_BASES[base], "ppl": self.perplexity}
+        if self.end_logprob is not None:
+            d.update(ppl1=self.ppl1, ppl_known=self.ppl_known, ppl1_known=self.ppl1_known)
+        return d
 
     def __str__(self):
         return (f"{self.sentences} sentences, {self.words} words: cross-entropy {self.cross_entropy:.4f} nats/word, "
                 f"perplexity {self.perplexity:.2f}")
 
 
-def score_corpus(model, encoded_sentences, progress=None):
-    """Score many encoded sentences; ``progress`` wraps the iterable (e.g. tqdm)."""
+def score_corpus(model, encoded_sentences, progress=None, unknown_index=None):
+    """A :class:`Score` for encoded sentences (those without a word to predict are skipped)."""
     items = [s for s in encoded_sentences if len(s) >= 2]
-    total, words = 0.0, 0
-    for s in (progress(items) if progress else items):
-        lp = word_logprobs(model, s)
-        total += float(lp.sum())
-        words += len(lp)
-    return Score(len(items), words, total)
+    return Score.of(items, sentence_logprobs(model, items, progress), unknown_index)

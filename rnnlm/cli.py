@@ -2,6 +2,7 @@
 
     rnnlm train                               # the recipe: a GRU on all of Shakespeare (README, Training)
     rnnlm score runs/gru.best.npz --split test
+    rnnlm rescore runs/gru.best.npz nbest.tsv --weight 0.5
     rnnlm generate runs/gru.best.npz -n 5 --prefix "my lord"
     rnnlm stats --corpus shakespeare:hamlet
     rnnlm part2 | rnnlm part4                 # the tutorial's own trainers, its defaults
@@ -17,7 +18,7 @@ import sys
 from .flags import OneLineErrorParser, explicit_flags
 
 # command -> module holding HELP, add_arguments(parser) and run(args); imported when the parser is built.
-COMMANDS = {name: f"rnnlm.{name}" for name in ("train", "score", "generate", "stats", "part2", "part4")}
+COMMANDS = {name: f"rnnlm.{name}" for name in ("train", "score", "rescore", "generate", "stats", "part2", "part4")}
 
 
 def build_parser():

@@ -76,6 +76,8 @@ def add_data_args(parser, vocab_size=8000, convention="part2"):
     group.add_argument("--vocab-size", type=POSITIVE_INT, default=vocab_size, help="vocabulary size C")
     group.add_argument("--convention", choices=["part2", "part4"], default=convention,
                        help="vocabulary layout and filtering (README, Data)")
+    group.add_argument("--min-count", type=POSITIVE_INT, default=1, help="leave out words seen fewer times")
+    group.add_argument("--vocab", metavar="FILE", help="use this vocabulary (JSON, or a checkpoint's)")
     group.add_argument("--max-sentences", type=POSITIVE_INT, default=None, help="use only the first N sentences")
     group.add_argument("--valid-fraction", type=RATE, default=0.05, help="held-out validation share")
     group.add_argument("--test-fraction", type=RATE, default=0.05, help="held-out test share")
@@ -140,8 +142,40 @@ def restore_settings(args, saved, fixed=(), log=print):
         setattr(args, key, value)
 
 
+# Above this share of unknown words a reused vocabulary gets a warning: the text is not what it was made for.
+HIGH_UNKNOWN_RATE = 0.1
+
+
+def load_vocabulary(path):
+    """A vocabulary from a JSON file (``Vocabulary.save``) or from a checkpoint that stores one."""
+    import zipfile
+
+    from lmkit.data import Vocabulary
+
+    if not zipfile.is_zipfile(path):
+        return Vocabulary.load(path)
+    from lmkit.checkpoint import load_checkpoint
+    from lmkit.errors import CheckpointError
+
+    stored = load_checkpoint(path)[1].get("vocab")
+    if not stored:
+        raise CheckpointError(f"{path}: stores no vocabulary")
+    return Vocabulary.from_dict(stored)
+
+
+def warn_if_unknown(vocab, sentences, what):
+    rate = vocab.unknown_rate(sentences)
+    if rate > HIGH_UNKNOWN_RATE:
+        warn(f"{100 * rate:.1f}% of the words of {what} are not in the vocabulary (read as UNKNOWN_TOKEN)")
+    return rate
+
+
 def load_dataset(settings, vocab=None):
-    """The Dataset the data flags describe (``settings``: parsed flags or a checkpoint's settings dict)."""
+    """The Dataset the data flags describe (``settings``: parsed flags or a checkpoint's settings dict).
+
+    The vocabulary is ``vocab`` if given, else the one in ``--vocab`` if set, else built on the training
+    split. A reused vocabulary that leaves many words of the corpus unknown gets a warning.
+    """
     from lmkit.data import build_dataset, load_sentences
 
     s = settings if isinstance(settings, dict) else vars(settings)
@@ -150,8 +184,12 @@ def load_dataset(settings, vocab=None):
         raise UsageError(f"the data settings lack {', '.join(missing)}")
     sentences = load_sentences(s["corpus"], drop_http=s["convention"] == "part4",
                                use_cache=not s["no_cache"], max_sentences=s["max_sentences"])
+    if vocab is None and s.get("vocab"):
+        vocab = load_vocabulary(s["vocab"])
+    if vocab is not None:
+        warn_if_unknown(vocab, sentences, s["corpus"])
     return build_dataset(sentences, s["vocab_size"], s["convention"], s["valid_fraction"],
-                         s["test_fraction"], s["split_seed"], vocab=vocab)
+                         s["test_fraction"], s["split_seed"], vocab=vocab, min_count=s.get("min_count", 1))
 
 
 def warn(message):

@@ -8,7 +8,6 @@ import time
 import gru_theano  # noqa: F401  (registers GRUTheano, LSTMTheano and the tutorial's GRU file)
 import rnn_theano  # noqa: F401  (registers RNNTheano, RNNNumpy and the tutorial's U, V, W file)
 from lmkit.checkpoint import open_model
-from lmkit.data import Vocabulary
 from lmkit.errors import CheckpointError, UsageError
 from lmkit.registry import MODELS
 
@@ -41,14 +40,16 @@ def build_model(args, word_dim):
 
 def open_with_vocab(path, vocab_path=None, mode=None, dtype=None):
     """``(model, vocab, meta)`` from any model file, with its own vocabulary or the one in ``vocab_path``."""
+    from .flags import load_vocabulary
+
     model, vocab, meta = open_model(path, mode=mode, dtype=dtype)
     if vocab_path:
-        given = Vocabulary.load(vocab_path)
+        given = load_vocabulary(vocab_path)
         if vocab is not None and given != vocab:
             raise CheckpointError(f"{path}: stores a different vocabulary than {vocab_path}")
         vocab = given
     if vocab is None:
-        raise CheckpointError(f"{path}: holds no vocabulary; pass --vocab VOCAB.json")
+        raise CheckpointError(f"{path}: holds no vocabulary; pass --vocab FILE (a JSON vocabulary)")
     if len(vocab) != model.word_dim:
         raise CheckpointError(f"{path}: has {model.word_dim} output words but the vocabulary has "
                               f"{len(vocab)}; they do not belong together")

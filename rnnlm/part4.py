@@ -12,7 +12,7 @@ from .flags import (POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_arg
                     env_default)
 
 HELP = "the tutorial's Part 4 trainer: GRU or LSTM, RMSprop one sentence at a time"
-FIXED = ("model", "hidden_dim", "embed_dim", "layers", "gate", "seed", "dtype")
+FIXED = ("min_count", "vocab", "model", "hidden_dim", "embed_dim", "layers", "gate", "seed", "dtype")
 
 
 def add_arguments(ap):

@@ -1,57 +1,116 @@
-"""Score text with a saved model: log-probability per sentence, cross-entropy and perplexity.
+"""Score text with a saved model: log-probabilities per sentence or per word, and perplexity.
 
-    rnnlm score runs/gru.best.npz --text "to be or not to be ."
-    rnnlm score runs/gru.best.npz --file my_text.txt
+    rnnlm score runs/gru.best.npz --text "To be, or not to be."          # one line per sentence
+    rnnlm score runs/gru.best.npz --text "To be, or not to be." --words --log-base 10
+    rnnlm score runs/gru.best.npz --file play.txt --json > scores.jsonl
+    cat play.txt | rnnlm score runs/gru.best.npz --file -
     rnnlm score runs/gru.best.npz --split test     # a split of the corpus the model was trained on
+
+The summary gives SRILM's ppl (SENTENCE_END counted) and ppl1 (not counted), each also without the
+words outside the vocabulary (README, Scoring text). --file and --split go through the batched graph.
 """
+import argparse
+
 from .flags import add_backend_args
 
 USAGE = "MODEL (--text TEXT | --file PATH | --split NAME) [flags]"
-HELP = "log-probability and perplexity of text under a saved model"
+HELP = "log-probabilities and perplexity of text under a saved model"
 
 
 def add_model_args(ap):
-    """The model to open (shared with ``generate``)."""
+    """The model to open (shared with ``generate`` and ``rescore``)."""
     ap.add_argument("model", help="a checkpoint of this project, or a tutorial .npz (U,V,W or E,U,W,V,b,c)")
-    ap.add_argument("--vocab", help="vocabulary JSON, for tutorial files that store none")
+    ap.add_argument("--vocab", metavar="FILE", help="the vocabulary, for tutorial files that store none")
     add_backend_args(ap, dtype=False)
+
+
+def add_report_args(ap):
+    """How log-probabilities are printed (shared with ``rescore``)."""
+    ap.add_argument("--log-base", choices=["e", "2", "10"], default="e", help="base of the printed logs")
+    ap.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
 
 def add_arguments(ap):
     add_model_args(ap)
     what = ap.add_mutually_exclusive_group(required=True)
-    what.add_argument("--text", help="score these sentences and print each one's log-probability")
-    what.add_argument("--file", help="score a text file, folder or .csv (perplexity over all of it)")
+    what.add_argument("--text", help="score these sentences")
+    what.add_argument("--file", metavar="PATH", help="a text file, folder or .csv; - reads standard input")
     what.add_argument("--split", choices=["train", "valid", "test"],
-                      help="score a split of the corpus the checkpoint was trained on")
+                      help="a split of the corpus the checkpoint was trained on")
+    ap.add_argument("--sentences", action=argparse.BooleanOptionalAction, default=None,
+                    help="a line per sentence (default: on for --text)")
+    ap.add_argument("--words", action="store_true", help="every word's log-probability too")
+    add_report_args(ap)
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args):
-    from tqdm import tqdm
+def read_text(args, vocab, meta):
+    """Tokenized sentences (START ... END) from --text, --file or --split; the split's are decoded."""
+    import sys
 
     from lmkit.data import load_sentences, tokenize_documents
     from lmkit.errors import RNNLMError
-    from lmkit.scoring import score_corpus, sentence_logprob
 
     from .flags import DATA_KEYS, load_dataset
+
+    if args.text is not None:
+        return tokenize_documents([args.text])
+    if args.file == "-":
+        return tokenize_documents(sys.stdin.read().split("\n\n"))
+    if args.file is not None:
+        return load_sentences(args.file)
+    settings = meta["run"]["settings"]
+    if not all(k in settings for k in DATA_KEYS):
+        raise RNNLMError(f"{args.model}: does not record its corpus; use --file instead of --split")
+    return [vocab.decode(s) for s in getattr(load_dataset(settings, vocab=vocab), args.split)]
+
+
+def run(args):
+    import functools
+    import json
+
+    from tqdm import tqdm
+
+    from lmkit.errors import RNNLMError
+    from lmkit.scoring import LOG_BASES, Score, sentence_logprobs
+
+    from .flags import warn_if_unknown
     from .models import open_with_vocab
 
     model, vocab, meta = open_with_vocab(args.model, args.vocab, mode=args.mode)
-    if args.text is not None:
-        encoded = [vocab.encode(s) for s in tokenize_documents([args.text])]
-        if not encoded:
-            raise RNNLMError("--text holds no words to score")
-        for s in encoded:
-            print(f"{sentence_logprob(model, s):10.3f}  {' '.join(vocab.decode(s[1:-1]))}")
-    elif args.file is not None:
-        encoded = [vocab.encode(s) for s in load_sentences(args.file)]
-    else:
-        settings = meta["run"]["settings"]
-        if not all(k in settings for k in DATA_KEYS):
-            raise RNNLMError(f"{args.model}: does not record its corpus; use --file instead of --split")
-        encoded = getattr(load_dataset(settings, vocab=vocab), args.split)
-    if not any(len(s) > 1 for s in encoded):
+    sentences = [s for s in read_text(args, vocab, meta) if len(s) > 2]
+    if not sentences:
         raise RNNLMError("nothing to score: no sentence with a word in it")
-    bar = lambda it: tqdm(it, desc="scoring", unit="sent", leave=False, disable=args.no_progress)  # noqa: E731
-    print(score_corpus(model, encoded, progress=bar))
+    warn_if_unknown(vocab, sentences, "--text" if args.text is not None else args.file or f"the {args.split} split")
+    encoded = [vocab.encode(s) for s in sentences]
+    bar = functools.partial(tqdm, desc="scoring", unit="sent", leave=False, disable=args.no_progress)
+    logprobs = sentence_logprobs(model, encoded, progress=bar)
+
+    base, div = args.log_base, LOG_BASES[args.log_base]
+    per_sentence = args.sentences if args.sentences is not None else args.text is not None
+    unk = vocab.unknown_index
+    for tokens, ids, lp in zip(sentences, encoded, logprobs):
+        if not (per_sentence or args.words):
+            break
+        targets = tokens[1:]
+        unknown = [bool(i == unk) for i in ids[1:-1]] + [False]
+        if args.json:
+            record = {"text": " ".join(targets[:-1]), f"logprob_{base}": float(lp.sum()) / div,
+                      "words": len(targets) - 1, "unknown": sum(unknown)}
+            if args.words:
+                record["word_logprobs"] = [[w, float(p) / div, u] for w, p, u in zip(targets, lp, unknown)]
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        if args.words:
+            for w, p, u in zip(targets, lp, unknown):
+                print(f"  {p / div:10.4f}  {w}{'  <unk>' if u else ''}")
+        print(f"{lp.sum() / div:10.3f}  {' '.join(targets[:-1])}" + (f"  ({sum(unknown)} unknown)" if any(unknown) else ""))
+
+    score = Score.of(encoded, logprobs, unk)
+    if args.json:
+        print(json.dumps({"summary": score.as_dict(base)}))
+        return
+    print(score)
+    print(f"logprob {score.total_logprob / div:.3f} (base {base}); {score.words - score.sentences} words, "
+          f"{score.unknown} unknown; ppl {score.perplexity:.2f}, ppl1 {score.ppl1:.2f}; without unknown words: "
+          f"ppl {score.ppl_known:.2f}, ppl1 {score.ppl1_known:.2f}")

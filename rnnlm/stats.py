@@ -26,11 +26,16 @@ def run(args):
     elapsed = time.perf_counter() - start
     freq = Counter(t for s in sentences for t in s)
     num_tokens = sum(freq.values())
-    vocab = Vocabulary.build(sentences, args.vocab_size, args.convention)
+    if args.vocab:
+        from .flags import load_vocabulary
+
+        vocab = load_vocabulary(args.vocab)
+    else:
+        vocab = Vocabulary.build(sentences, args.vocab_size, args.convention, args.min_count)
     covered = sum(freq[w] for w in vocab.words if w in freq)
     print(f"Parsed {len(sentences)} sentences ({elapsed:.1f} s).")
     print(f"Found {len(freq)} unique words tokens ({num_tokens} tokens in all).")
-    print(f"Using vocabulary size {len(vocab)} ({args.convention} convention).")
+    print(f"Using vocabulary size {len(vocab)} ({vocab.convention} convention).")
     word, count = vocab.least_frequent()
     print(f"The least frequent word in our vocabulary is '{word}' and appeared {count} times.")
     print(f"The vocabulary covers {100.0 * covered / num_tokens:.2f}% of all tokens; "

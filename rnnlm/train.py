@@ -18,7 +18,7 @@ from .models import KINDS, build_model, kind_of, report_heldout
 
 HELP = "train a model with the batched trainer (the recipe)"
 # Settings a resumed run may not change: it would no longer be the run that was started.
-FIXED = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights", "optimizer", "clip", "bptt",
+FIXED = ("min_count", "vocab", "model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights", "optimizer", "clip", "bptt",
          "batch_size", "dropout", "variational_dropout", "seed", "dtype")
 
 
@@ -33,6 +33,7 @@ def add_arguments(ap):
                    help="GRU/LSTM gates (default: hard for the GRU, sigmoid for the LSTM)")
     m.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=None,
                    help="embedding = output layer (default: on if as wide as the state)")
+    m.add_argument("--init", metavar="MODEL", help="start from this model's weights and vocabulary (fine-tuning)")
     add_backend_args(m, default_help="jax, or c without JAX")
     t = ap.add_argument_group("training")
     t.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam", help="update rule")
@@ -59,6 +60,25 @@ def run(args):
         train(args)
 
 
+MODEL_FLAGS = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights")
+
+
+def start_from(args):
+    """Fine-tuning: the model and vocabulary of ``--init`` (a new run: fresh optimizer, new data)."""
+    from lmkit.errors import UsageError
+
+    from .models import open_with_vocab
+
+    for key in MODEL_FLAGS:
+        if key in args.explicit:
+            raise UsageError(f"--{key.replace('_', '-')} cannot be given with --init: the model is {args.init}'s")
+    model, vocab, _ = open_with_vocab(args.init, args.vocab, mode=args.mode, dtype=args.dtype)
+    args.model, args.hidden_dim = kind_of(model), model.hidden_dim
+    args.embed_dim, args.layers = getattr(model, "embed_dim", None), getattr(model, "num_layers", 1)
+    args.gate, args.tie_weights = getattr(model, "gate", None), getattr(model, "tie_weights", False)
+    return model, vocab
+
+
 def train(args):
     from lmkit.backend import default_batched_mode
     from lmkit.checkpoint import load_checkpoint, load_model, read_weights, run_record
@@ -83,6 +103,12 @@ def train(args):
             state.learning_rate = args.learning_rate
         data = load_dataset(args, vocab=vocab)
         print(f"Resuming {args.resume}: epoch {state.epoch + 1}, batch {state.batch}, lr {state.learning_rate:g}")
+    elif args.init:
+        args.mode = args.mode or default_batched_mode()
+        model, vocab = start_from(args)
+        data = load_dataset(args, vocab=vocab)
+        state = FitState(learning_rate=args.learning_rate)
+        print(f"Starting from {args.init}: its weights and its vocabulary of {len(vocab)} words")
     else:
         args.mode = args.mode or default_batched_mode()
         data = load_dataset(args)

@@ -5,7 +5,7 @@ import pytest
 from lmkit.data import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
 from lmkit.errors import RNNLMError
 from lmkit.sampling import adjust, generate_sentences, sample_sentence
-from lmkit.scoring import score_corpus, sentence_logprob
+from lmkit.scoring import Score, score_corpus, sentence_logprob
 
 WORDS = [SENTENCE_START, SENTENCE_END, "a", "b", "c", UNKNOWN_TOKEN]
 
@@ -149,7 +149,7 @@ def test_chunked_scoring_in_jax_pads_the_last_chunk_and_agrees_with_c():
     sentence = np.random.default_rng(1).integers(2, 9, size=700)  # one full chunk of 512 and a padded one
     sentence[0], sentence[-1] = 0, 1
     want = np.log(np.asarray(c_model.predict_proba(sentence[:-1]), np.float64)[np.arange(699), sentence[1:]])
-    np.testing.assert_allclose(scoring.chunked_scorer(jax_model).word_logprobs(sentence[:-1], sentence[1:]), want,
+    np.testing.assert_allclose(scoring.batch_scorer(jax_model).word_logprobs(sentence[:-1], sentence[1:]), want,
                                rtol=1e-4)
 
 
@@ -169,3 +169,49 @@ def test_sampler_never_emits_mask_or_start_and_its_seed_matters():
     assert all(MASK_TOKEN not in s and SENTENCE_START not in s and len(s) >= 1 for s in sentences)
     other = generate_sentences(model, vocab, n=40, min_length=1, rules="part2", seed=1)
     assert other != sentences
+
+
+def test_ppl_and_ppl1_with_and_without_unknown_words_by_hand(vocab):
+    """SRILM's definitions on two sentences whose every probability is known: 'a UNK' and 'c'."""
+    table = make_table(seed=3)
+    model = BigramModel(table)
+    unk = vocab.unknown_index
+    s1 = vocab.encode([SENTENCE_START, "a", "zzz", SENTENCE_END])   # zzz is not in the vocabulary
+    s2 = vocab.encode([SENTENCE_START, "c", SENTENCE_END])
+    assert s1[2] == unk
+    with np.errstate(divide="ignore"):  # column 0 (SENTENCE_START) has probability 0
+        t = np.log(table.astype(np.float32).astype(np.float64))
+    a, u, end1 = t[0, 2], t[2, unk], t[unk, 1]
+    c, end2 = t[0, 4], t[4, 1]
+    score = score_corpus(model, [s1, s2], unknown_index=unk)
+    assert (score.sentences, score.words, score.unknown) == (2, 5, 1)
+    assert score.perplexity == pytest.approx(np.exp(-(a + u + end1 + c + end2) / 5), rel=1e-12)
+    assert score.ppl1 == pytest.approx(np.exp(-(a + u + c) / 3), rel=1e-12)
+    assert score.ppl_known == pytest.approx(np.exp(-(a + end1 + c + end2) / 4), rel=1e-12)
+    assert score.ppl1_known == pytest.approx(np.exp(-(a + c) / 2), rel=1e-12)
+    assert score.as_dict("10")["logprob_10"] == pytest.approx((a + u + end1 + c + end2) / np.log(10), rel=1e-12)
+
+
+def test_batched_scoring_agrees_with_the_per_sentence_graph_in_bounded_chunks():
+    """The batched graph, sentences side by side in chunks of `length` steps with the state carried, against
+    one predict_proba per sentence; no chunk the graph sees is longer than `length` or wider than `batch`."""
+    import lmkit.scoring as scoring
+    from gru_theano import GRUTheano
+
+    model = GRUTheano(13, hidden_dim=5, num_layers=2, dtype="float64", seed=1, mode="c")
+    rng = np.random.default_rng(4)
+    sentences = []
+    for n in (1, 2, 9, 30, 4, 17, 3, 25):
+        s = rng.integers(2, 13, size=n + 2)
+        s[0], s[-1] = 0, 1
+        sentences.append(s)
+    scorer = scoring.BatchScorer(model, length=8, batch=3)
+    shapes, fn = [], scorer._fn
+    scorer._fn = lambda x, y, *states: shapes.append(x.shape) or fn(x, y, *states)
+    got = scorer.sentence_logprobs(sentences)
+    for s, lp in zip(sentences, got):
+        np.testing.assert_allclose(lp, scoring.word_logprobs(model, s), rtol=1e-10)
+    assert shapes and max(t for t, _ in shapes) <= 8 and max(b for _, b in shapes) <= 3
+    assert sum(1 for t, _ in shapes) >= 30 // 8  # the long sentence really went in several chunks
+    whole = Score.of(sentences, got, unknown_index=12)
+    assert whole.words == sum(len(s) - 1 for s in sentences)

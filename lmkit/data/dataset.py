@@ -48,17 +48,18 @@ class Dataset:
 
 
 def build_dataset(sentences, vocab_size, convention="part2", valid_fraction=0.05, test_fraction=0.05,
-                  seed=0, vocab=None):
+                  seed=0, vocab=None, min_count=1):
     """Split tokenized sentences, build the vocabulary on the training part, encode every part.
 
-    Pass ``vocab`` to reuse a stored vocabulary (e.g. a checkpoint's) instead of building one.
+    Pass ``vocab`` to reuse a stored vocabulary (e.g. a checkpoint's) instead of building one; otherwise
+    it keeps at most ``vocab_size`` words, each seen at least ``min_count`` times.
     """
     if not sentences:
         raise DataError("the corpus is empty: no sentences to train on")
     train_i, valid_i, test_i = split_indices(len(sentences), valid_fraction, test_fraction, seed)
     train = [sentences[i] for i in train_i]
     if vocab is None:
-        vocab = Vocabulary.build(train, vocab_size, convention)
+        vocab = Vocabulary.build(train, vocab_size, convention, min_count)
     return Dataset(vocab, encode(train, vocab),
                    encode([sentences[i] for i in valid_i], vocab),
                    encode([sentences[i] for i in test_i], vocab))

@@ -37,8 +37,12 @@ class Vocabulary:
         self.unknown_index = self.index[UNKNOWN_TOKEN]
 
     @classmethod
-    def build(cls, sentences, size, convention="part2"):
-        """The vocabulary of ``size`` entries for tokenized ``sentences`` (lists of tokens)."""
+    def build(cls, sentences, size, convention="part2", min_count=1):
+        """The vocabulary of at most ``size`` entries for tokenized ``sentences`` (lists of tokens).
+
+        Words seen fewer than ``min_count`` times are left out (they become ``UNKNOWN_TOKEN``), so the
+        vocabulary is smaller than ``size`` when fewer words are frequent enough.
+        """
         if convention not in CONVENTIONS:
             raise DataError(f"unknown vocabulary convention {convention!r}; use part2 or part4")
         if size < 3:
@@ -46,6 +50,8 @@ class Vocabulary:
         freq = Counter(token for sentence in sentences for token in sentence)
         freq.pop(UNKNOWN_TOKEN, None)
         freq.pop(MASK_TOKEN, None)
+        rare = sum(c for c in freq.values() if c < min_count)
+        freq = Counter({w: c for w, c in freq.items() if c >= min_count})
         if not freq:
             raise DataError("cannot build a vocabulary from an empty corpus")
         by_count = sorted(freq.items(), key=lambda wc: (-wc[1], wc[0]))  # most frequent first
@@ -53,11 +59,11 @@ class Vocabulary:
             kept = by_count[: size - 1]
             words = [w for w, _ in kept] + [UNKNOWN_TOKEN]
             counts = [c for _, c in kept]
-            counts.append(sum(freq.values()) - sum(counts))
+            counts.append(sum(freq.values()) - sum(counts) + rare)
         else:
             kept = sorted(by_count[: size - 2], key=lambda wc: (wc[1], wc[0]))  # least frequent first
             words = [MASK_TOKEN, UNKNOWN_TOKEN] + [w for w, _ in kept]
-            counts = [0, sum(freq.values()) - sum(c for _, c in kept)] + [c for _, c in kept]
+            counts = [0, sum(freq.values()) - sum(c for _, c in kept) + rare] + [c for _, c in kept]
         return cls(words, convention, counts)
 
     def __len__(self):
@@ -73,6 +79,11 @@ class Vocabulary:
         """Token list -> int32 index array; unknown tokens map to ``UNKNOWN_TOKEN``."""
         unk = self.unknown_index
         return np.array([self.index.get(t, unk) for t in tokens], dtype=np.int32)
+
+    def unknown_rate(self, sentences):
+        """The share of the words of tokenized ``sentences`` (START and END aside) outside the vocabulary."""
+        words = [t for s in sentences for t in s[1:-1]]
+        return sum(t not in self.index for t in words) / max(len(words), 1)
 
     def decode(self, indices):
         return [self.words[int(i)] for i in indices]
