@@ -80,7 +80,8 @@ def run(args):
     model, vocab, meta = open_with_vocab(args.model, args.vocab, mode=args.mode)
     sentences = [s for s in read_text(args, vocab, meta) if len(s) > 2]
     if not sentences:
-        raise RNNLMError("nothing to score: no sentence with a word in it")
+        raise RNNLMError("--text holds no words to score" if args.text is not None
+                         else "nothing to score: no sentence with a word in it")
     warn_if_unknown(vocab, sentences, "--text" if args.text is not None else args.file or f"the {args.split} split")
     encoded = [vocab.encode(s) for s in sentences]
     bar = functools.partial(tqdm, desc="scoring", unit="sent", leave=False, disable=args.no_progress)
