@@ -26,6 +26,23 @@ def clip_by_global_norm(grads, max_norm):
     return [g * scale for g in grads], norm
 
 
+def rmsprop_updates(params, caches, grads, lr, decay, eps=1e-6):
+    """The tutorial's RMSprop, for every parameter ``p`` with gradient ``g`` and cache ``m``::
+
+        m <- decay * m + (1 - decay) * g**2
+        p <- p - lr * g / sqrt(m + eps)
+
+    The step uses the cache already updated with this step's gradient. ``lr`` and ``decay`` may be symbolic
+    scalars (the per-sentence ``sgd_step`` of the GRU and LSTM takes both as inputs) or Python numbers
+    (:class:`RMSprop`); ``eps`` is added as given. Returns the ``(shared, new_value)`` updates.
+    """
+    out = []
+    for p, m, g in zip(params, caches, grads):
+        m_new = decay * m + (1 - decay) * pt.sqr(g)
+        out += [(m, m_new.astype(m.dtype)), (p, (p - lr * g / pt.sqrt(m_new + eps)).astype(p.dtype))]
+    return out
+
+
 class Optimizer:
     """Base class: ``state`` maps a name to a shared variable holding optimizer state."""
 
@@ -67,7 +84,7 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """The tutorial's RMSprop: ``m <- d m + (1-d) g^2``; ``p <- p - lr g / sqrt(m + eps)`` (new ``m``)."""
+    """The tutorial's RMSprop (:func:`rmsprop_updates`) with a fixed ``decay``; one cache ``m.<name>`` per parameter."""
 
     name = "rmsprop"
 
@@ -77,12 +94,8 @@ class RMSprop(Optimizer):
         self._zeros_like("m")
 
     def updates(self, grads, lr):
-        out = []
-        for (name, p), g in zip(self.params.items(), grads):
-            m = self.state[f"m.{name}"]
-            m_new = self.decay * m + (1 - self.decay) * pt.sqr(g)
-            out += [(m, m_new.astype(m.dtype)), (p, (p - lr * g / pt.sqrt(m_new + self.eps)).astype(p.dtype))]
-        return out
+        caches = [self.state[f"m.{name}"] for name in self.params]
+        return rmsprop_updates(self.params.values(), caches, grads, lr, self.decay, self.eps)
 
 
 class Adam(Optimizer):
