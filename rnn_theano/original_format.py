@@ -12,8 +12,10 @@ found in the file; the original set the weights into whatever model it was given
 
 import numpy as np
 
-from lmkit.checkpoint import atomic_savez, read_npz
+from lmkit.atomic import atomic_savez
+from lmkit.checkpoint import read_npz
 from lmkit.errors import CheckpointError
+from lmkit.registry import register_format
 
 KEYS = ("U", "V", "W")
 
@@ -26,7 +28,7 @@ def save_model_parameters_theano(path, model, log=print):
 
 
 def read_model_parameters(path):
-    """``(U, V, W)`` from a tutorial-format file, after checking that they form one RNN."""
+    """The arrays ``U``, ``V``, ``W`` of a tutorial-format file as a dict, after checking that they form one RNN."""
     arrays = read_npz(path)
     missing = [k for k in KEYS if k not in arrays]
     if missing:
@@ -48,7 +50,7 @@ def read_model_parameters(path):
     for name, arr in zip(KEYS, (U, V, W)):
         if not np.all(np.isfinite(arr)):
             raise CheckpointError(f"{path}: {name} contains NaN or infinite values")
-    return U, V, W
+    return {"U": U, "V": V, "W": W}
 
 
 def load_model_parameters_theano(path, model=None, log=print, **model_kwargs):
@@ -62,7 +64,8 @@ def load_model_parameters_theano(path, model=None, log=print, **model_kwargs):
       (and the given model's ``bptt_truncate``, ``mode`` and ``dtype``) is built, returned, and the
       change is logged. Use the returned model.
     """
-    U, V, W = read_model_parameters(path)
+    arrays = read_model_parameters(path)
+    U = arrays["U"]
     hidden_dim, word_dim = U.shape
     if model is None:
         from .rnn_theano import RNNTheano
@@ -75,6 +78,13 @@ def load_model_parameters_theano(path, model=None, log=print, **model_kwargs):
         kwargs = {"bptt_truncate": model.bptt_truncate, "mode": getattr(model, "mode", None),
                   "dtype": str(model.dtype), **model_kwargs}
         model = type(model)(word_dim, hidden_dim, **kwargs)
-    model.set_params({"U": U, "V": V, "W": W})
+    model.set_params(arrays)
     log(f"Loaded model parameters from {path}. hidden_dim={hidden_dim} word_dim={word_dim}")
     return model
+
+
+def _load_quietly(path, **model_kwargs):
+    return load_model_parameters_theano(path, log=lambda *args: None, **model_kwargs)
+
+
+register_format("rnn-original", set(KEYS), _load_quietly)

@@ -16,7 +16,9 @@ There are no bias vectors, exactly as in the tutorial this project rebuilds.
 """
 import numpy as np
 
-from .gradcheck import gradient_check as _gradient_check
+from lmkit.gradcheck import gradient_check as _gradient_check
+from lmkit.registry import register_model
+from lmkit.sentences import SentenceLosses, as_indices
 
 
 def softmax(z):
@@ -47,24 +49,6 @@ def uniform_init(word_dim, hidden_dim, seed=None):
     return U, V, W
 
 
-def as_indices(words, word_dim, what="x"):
-    """A sentence as a 1-D int32 array of word indices, refusing indices outside ``[0, word_dim)``.
-
-    (A negative index would otherwise silently pick a word from the end of the vocabulary.)
-    """
-    arr = np.asarray(words)
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be a 1-D sequence of word indices, got shape {arr.shape}")
-    if arr.size == 0:
-        return arr.astype(np.int32)
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{what} must hold integer word indices, got dtype {arr.dtype}")
-    if arr.min() < 0 or arr.max() >= word_dim:
-        raise ValueError(f"{what} holds word index {arr.min() if arr.min() < 0 else arr.max()}, "
-                         f"outside the vocabulary [0, {word_dim})")
-    return arr.astype(np.int32)
-
-
 def check_params(params, shapes):
     """Raise ``ValueError`` unless ``params`` has every key of ``shapes`` with exactly that shape."""
     for name, shape in shapes.items():
@@ -87,11 +71,15 @@ class RNNSizes:
         return {"U": (H, C), "V": (C, H), "W": (H, H)}
 
 
-class RNNNumpy(RNNSizes):
+@register_model
+class RNNNumpy(RNNSizes, SentenceLosses):
     """The tutorial's RNN language model, every step written out in numpy.
 
     ``bptt_truncate=k`` limits how far back the error of each output travels during backpropagation
     through time (see :meth:`bptt`); ``-1`` means no limit (full BPTT).
+
+    Inputs are checked by :func:`lmkit.sentences.as_indices`; the losses over a corpus
+    (``calculate_total_loss``, ``calculate_loss``) come from :class:`lmkit.sentences.SentenceLosses`.
 
     ``mode`` is accepted and ignored so that checkpoint code can build every model class the same way;
     ``dtype`` defaults to float64, which the gradient check needs.
@@ -139,23 +127,11 @@ class RNNNumpy(RNNSizes):
 
     # ---- loss ---------------------------------------------------------------------------------------
 
-    def calculate_total_loss(self, X, Y):
-        """Cross-entropy summed over every word of every sentence: ``-sum log o_t[y_t]``."""
-        loss = 0.0
-        for x, y in zip(X, Y):
-            o, _ = self.forward_propagation(x)
-            y = as_indices(y, self.word_dim, "y")
-            if len(y) != len(o):
-                raise ValueError(f"x has {len(o)} words but y has {len(y)}")
-            loss -= np.sum(np.log(o[np.arange(len(y)), y]))
-        return float(loss)
-
-    def calculate_loss(self, X, Y):
-        """Cross-entropy per word. A model that guesses uniformly over ``C`` words scores ``ln C``."""
-        num_words = sum(len(y) for y in Y)
-        if num_words == 0:
-            raise ValueError("cannot average the loss over zero words")
-        return self.calculate_total_loss(X, Y) / num_words
+    def ce_error(self, x, y):
+        """Cross-entropy of one sentence, summed over its words: ``-sum_t log o_t[y_t]``."""
+        x, y = self._xy(x, y)
+        o, _ = self.forward_propagation(x)
+        return float(0.0 - np.sum(np.log(o[np.arange(len(y)), y])))
 
     # ---- backward pass ------------------------------------------------------------------------------
 
@@ -169,18 +145,10 @@ class RNNNumpy(RNNSizes):
         ``delta s_{t-1}^T`` to ``dW``, then travels one step back: ``delta <- W^T delta * (1 - s_{t-1}^2)``.
 
         Truncation, as in the tutorial: the error of *each* output ``o_t`` is followed from step ``t``
-        back to step ``max(0, t - bptt_truncate)``, that is through at most ``bptt_truncate`` earlier
-        steps besides ``t`` itself. Every output still sends its full gradient to ``V``. A sentence of
-        ``T <= bptt_truncate + 1`` words is therefore not truncated at all.
-
-        ``bptt_truncate=-1`` means full BPTT here. (The tutorial's literal loop,
-        ``range(max(0, t - bptt_truncate), t + 1)``, is empty for -1 and would leave ``dU`` and ``dW``
-        at zero.)
+        back to step ``max(0, t - bptt_truncate)``; ``-1`` means full BPTT. How this differs from
+        ``RNNTheano``'s truncation: ``rnn_theano/README.md``, Truncation.
         """
-        x = as_indices(x, self.word_dim)
-        y = as_indices(y, self.word_dim, "y")
-        if len(y) != len(x):
-            raise ValueError(f"x has {len(x)} words but y has {len(y)}")
+        x, y = self._xy(x, y)
         T = len(y)
         o, s = self.forward_propagation(x)
         dLdU = np.zeros_like(self.U)
@@ -203,7 +171,7 @@ class RNNNumpy(RNNSizes):
 
         The finite differences measure the gradient of the *untruncated* loss, so check a model with
         ``bptt_truncate=-1`` or a sentence of at most ``bptt_truncate + 1`` words.
-        See :func:`rnn_theano.gradcheck.gradient_check`.
+        See :func:`lmkit.gradcheck.gradient_check`.
         """
         return _gradient_check(self, x, y, h=h, error_threshold=error_threshold, log=log)
 
@@ -217,6 +185,10 @@ class RNNNumpy(RNNSizes):
         self.W -= learning_rate * dLdW
 
     # ---- checkpoint protocol (lmkit.checkpoint) ----------------------------------------------------
+
+    def trainable_params(self):
+        """The weights by name, in the order of :meth:`bptt`'s gradients (numpy arrays, not shared variables)."""
+        return {"U": self.U, "V": self.V, "W": self.W}
 
     def get_params(self):
         return {"U": self.U.copy(), "V": self.V.copy(), "W": self.W.copy()}

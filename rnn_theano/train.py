@@ -1,8 +1,9 @@
-"""Training loop of the tutorial: plain SGD, one sentence at a time, with a simple learning-rate schedule."""
-from datetime import datetime
-import math
+"""Part 2's training loop: plain SGD, one sentence at a time, with the tutorial's learning-rate schedule.
 
-from lmkit.errors import TrainingError
+The same function, with the same return value and callback, as ``gru_theano/train.py``; what the two
+loops share (the :class:`lmkit.sgd.Progress` record, the checks, the log line) is in :mod:`lmkit.sgd`.
+"""
+from lmkit.sgd import Progress, check_finite, check_positive, check_training_set, loss_line
 
 
 def train_with_sgd(model, X_train, y_train, learning_rate=0.005, nepoch=1, evaluate_loss_after=5,
@@ -16,31 +17,27 @@ def train_with_sgd(model, X_train, y_train, learning_rate=0.005, nepoch=1, evalu
     no evaluation after the last epoch; call ``model.calculate_loss`` for that.
 
     ``model`` is anything with ``sgd_step(x, y, learning_rate)`` and ``calculate_loss(X, Y)``, so both
-    ``RNNNumpy`` and ``RNNTheano``. ``callback(model, num_examples_seen, epoch, loss)``, if given, runs
-    after each evaluation (to save a checkpoint, say). ``log`` receives each message line. ``progress``,
-    if given, wraps each epoch's iterable of ``(x, y)`` pairs (e.g. a ``tqdm`` progress bar). A loss that
-    is NaN or infinite stops training with :class:`lmkit.errors.TrainingError`.
+    ``RNNNumpy`` and ``RNNTheano``. ``callback(model, progress)``, if given, runs after each evaluation (to
+    save a checkpoint, say), with a :class:`lmkit.sgd.Progress` whose ``index`` is 0 (the evaluation comes
+    before the epoch's first sentence) and whose ``learning_rate`` is the one the epoch will use. ``log``
+    receives each message line. ``progress``, if given, wraps each epoch's iterable of ``(x, y)`` pairs
+    (e.g. a ``tqdm`` progress bar). A loss that is NaN or infinite stops training with
+    :class:`lmkit.errors.TrainingError`.
     """
-    if evaluate_loss_after < 1:
-        raise ValueError("evaluate_loss_after must be at least 1")
-    if len(X_train) != len(y_train):
-        raise ValueError(f"{len(X_train)} input sentences but {len(y_train)} target sentences")
+    check_training_set(X_train, y_train)
+    check_positive("evaluate_loss_after", evaluate_loss_after)
     losses = []
     num_examples_seen = 0
     for epoch in range(nepoch):
         if epoch % evaluate_loss_after == 0:
-            loss = model.calculate_loss(X_train, y_train)
-            if not math.isfinite(loss):
-                raise TrainingError(f"the loss became {loss} after {num_examples_seen} examples "
-                                    f"(learning rate {learning_rate:g}); try a smaller learning rate")
+            loss = check_finite(model.calculate_loss(X_train, y_train), num_examples_seen, learning_rate)
             losses.append((num_examples_seen, loss))
-            time = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-            log("%s: Loss after num_examples_seen=%d epoch=%d: %f" % (time, num_examples_seen, epoch, loss))
+            log(loss_line(num_examples_seen, epoch, loss))
             if len(losses) > 1 and losses[-1][1] > losses[-2][1]:
                 learning_rate = learning_rate * 0.5
                 log("Setting learning rate to %f" % learning_rate)
             if callback is not None:
-                callback(model, num_examples_seen, epoch, loss)
+                callback(model, Progress(num_examples_seen, epoch, 0, loss, learning_rate))
         pairs = zip(X_train, y_train)
         for x, y in (progress(pairs) if progress is not None else pairs):
             model.sgd_step(x, y, learning_rate)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lmkit.errors import CheckpointError, TrainingError
+from lmkit.sgd import Progress
 from rnn_theano import (RNNNumpy, RNNTheano, gradient_check_theano, load_model_parameters_theano,
                         save_model_parameters_theano, train_with_sgd)
 
@@ -232,10 +233,26 @@ def test_loss_is_evaluated_every_n_epochs_and_reported_to_the_callback():
     seen = []
     losses, lr = train_with_sgd(model, [[0]] * 3, [[1]] * 3, learning_rate=0.1, nepoch=5,
                                 evaluate_loss_after=2, log=quiet,
-                                callback=lambda m, n, epoch, loss: seen.append((m, n, epoch, loss)))
+                                callback=lambda m, progress: seen.append((m, progress)))
     assert losses == [(0, 3.0), (6, 2.0), (12, 1.0)]
-    assert seen == [(model, 0, 0, 3.0), (model, 6, 2, 2.0), (model, 12, 4, 1.0)]
+    assert seen == [(model, Progress(0, 0, 0, 3.0, 0.1)), (model, Progress(6, 2, 0, 2.0, 0.1)),
+                    (model, Progress(12, 4, 0, 1.0, 0.1))]
     assert len(model.rates) == 15 and lr == 0.1
+
+
+def test_the_callback_sees_the_learning_rate_the_next_epoch_uses():
+    model = ScriptedModel([3.0, 4.0])
+    seen = []
+    train_with_sgd(model, [[0]], [[1]], learning_rate=1.0, nepoch=2, evaluate_loss_after=1, log=quiet,
+                   callback=lambda m, progress: seen.append(progress.learning_rate))
+    assert seen == [1.0, 0.5] and model.rates == [1.0, 0.5]
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="2 input sentences but 1 target"):
+        train_with_sgd(ScriptedModel([1.0]), [[0], [1]], [[1]], log=quiet)
+    with pytest.raises(ValueError, match="evaluate_loss_after"):
+        train_with_sgd(ScriptedModel([1.0]), [[0]], [[1]], evaluate_loss_after=0, log=quiet)
 
 
 def test_progress_wraps_each_epochs_sentences():
