@@ -15,19 +15,23 @@ tutorial used, cheaper than ``exp``); ``gate="sigmoid"`` picks the logistic func
 Sizes. The tutorial's code ties the word-vector size to the hidden size (E is H x C, default H = 128);
 the blog post's prose talks about 48-dimensional word vectors, which this code reaches with
 ``embed_dim=48``. With ``embed_dim`` left at ``None`` the weights have the tutorial's names and shapes
-(E, U, W, b, V, c; see :mod:`gru_theano.base` for the layouts).
+(E, U, W, b, V, c; see :mod:`gru_theano.layout` for the layouts).
 """
 import pytensor.tensor as pt
+
+from lmkit.registry import register_model
 
 from .base import RecurrentLM
 
 
+@register_model
 class GRUTheano(RecurrentLM):
     """Embedding -> ``num_layers`` GRU layers -> softmax; trained with RMSprop.
 
-    ``GRUTheano(word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2, gate="hard",
-    mode=None, dtype=None, seed=None)``; the arguments are described in
-    :class:`gru_theano.base.RecurrentLM`. Blocks of ``U``, ``W``, ``b`` per layer: z, r, h.
+    ``GRUTheano(word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2, gate=None,
+    mode=None, dtype=None, seed=None, tie_weights=False)``; the arguments are described in
+    :class:`gru_theano.base.RecurrentLM`. ``gate=None`` means ``default_gate``, here ``"hard"`` (the
+    tutorial's hard sigmoid). Blocks of ``U``, ``W``, ``b`` per layer: z, r, h.
 
     >>> model = GRUTheano(word_dim=8000)           # the tutorial's model
     >>> model.sgd_step(x, y, learning_rate=0.001)  # one RMSprop step on one sentence
@@ -38,12 +42,6 @@ class GRUTheano(RecurrentLM):
     gate_names = ("z", "r", "h")
     state_names = ("s",)
     default_gate = "hard"
-
-    def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2,
-                 gate="hard", mode=None, dtype=None, seed=None, tie_weights=False):
-        super().__init__(word_dim, hidden_dim=hidden_dim, bptt_truncate=bptt_truncate,
-                         embed_dim=embed_dim, num_layers=num_layers, gate=gate, mode=mode,
-                         dtype=dtype, seed=seed, tie_weights=tie_weights)
 
     def cell(self, x_in, prev, U, W, b):
         """One GRU step of one layer; ``U[0]``, ``U[1]``, ``U[2]`` are the z, r, h blocks (same for W, b)."""

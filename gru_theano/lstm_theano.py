@@ -11,22 +11,30 @@ One LSTM layer carries two vectors from step to step, the memory cell ``c`` and 
     s = tanh(c) * o                            # new hidden state
 
 These are the equations of the tutorial's blog post. The gates use the logistic sigmoid by default;
-``gate="hard"`` switches them to the hard sigmoid the GRU uses. As in the tutorial's ``lstm_theano.py``,
-the forget-gate biases start at 1 (all other biases at 0), so a fresh network keeps most of its memory
-from step to step; with everything else equal, switching between a GRU and an LSTM is one argument.
+``gate="hard"`` switches them to the hard sigmoid the GRU uses. With everything else equal, switching
+between a GRU and an LSTM is one argument.
+
+The forget-gate biases start at 1 (all other biases at 0), so a fresh network keeps most of its memory
+from step to step. That is this project's choice, not the tutorial's (its final code did not initialise
+the forget bias to 1); Gers et al. (2000) and Jozefowicz et al. (2015) recommend it.
 """
 import numpy as np
 import pytensor.tensor as pt
 
+from lmkit.registry import register_model
+
 from .base import RecurrentLM
 
 
+@register_model
 class LSTMTheano(RecurrentLM):
     """Embedding -> ``num_layers`` LSTM layers -> softmax; trained with RMSprop.
 
-    Same constructor and methods as :class:`gru_theano.GRUTheano` (see
-    :class:`gru_theano.base.RecurrentLM`), with ``gate="sigmoid"`` as default. Blocks of ``U``, ``W``,
-    ``b`` per layer: i, f, o, g; with ``embed_dim == hidden_dim`` U and W are ``(4 * layers, H, H)``.
+    ``LSTMTheano(word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2, gate=None,
+    mode=None, dtype=None, seed=None, tie_weights=False)``: the same constructor and methods as
+    :class:`gru_theano.GRUTheano` (see :class:`gru_theano.base.RecurrentLM`); ``gate=None`` means
+    ``default_gate``, here ``"sigmoid"`` (the logistic). Blocks of ``U``, ``W``, ``b`` per layer: i, f, o,
+    g; with ``embed_dim == hidden_dim`` U and W are ``(4 * layers, H, H)``.
     """
 
     model_type = "LSTMTheano"
@@ -34,14 +42,8 @@ class LSTMTheano(RecurrentLM):
     state_names = ("c", "s")
     default_gate = "sigmoid"
 
-    def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, embed_dim=None, num_layers=2,
-                 gate="sigmoid", mode=None, dtype=None, seed=None, tie_weights=False):
-        super().__init__(word_dim, hidden_dim=hidden_dim, bptt_truncate=bptt_truncate,
-                         embed_dim=embed_dim, num_layers=num_layers, gate=gate, mode=mode,
-                         dtype=dtype, seed=seed, tie_weights=tie_weights)
-
     def initial_bias(self):
-        """Zeros, except 1 for the forget gate (block 1), as in the tutorial's LSTM."""
+        """Zeros, except 1 for the forget gate (block 1): this project's choice (see the module notes)."""
         b = np.zeros((self.n_gates, self.hidden_dim))
         b[self.gate_names.index("f")] = 1.0
         return b

@@ -19,8 +19,10 @@ import os
 
 import numpy as np
 
-from lmkit.checkpoint import META_KEY, atomic_savez, read_npz
+from lmkit.atomic import atomic_savez
+from lmkit.checkpoint import META_KEY, read_npz
 from lmkit.errors import CheckpointError
+from lmkit.registry import register_format
 
 KEYS = ("E", "U", "W", "V", "b", "c")
 
@@ -102,3 +104,10 @@ def load_model_parameters_theano(path, model_class=None, log=print, **model_kwar
     log(f"Loaded {model_class.__name__} from {path}: word_dim={word_dim} hidden_dim={hidden_dim} "
         f"num_layers={model.num_layers}")
     return model
+
+
+def _load_quietly(path, **model_kwargs):
+    return load_model_parameters_theano(path, log=lambda *args: None, **model_kwargs)
+
+
+register_format("gru-original", set(KEYS), _load_quietly)

@@ -1,10 +1,10 @@
-"""Part 4's per-sentence training loop and scripts/train_gru.py: shuffling, callbacks, exact resume."""
+"""Part 4's per-sentence training loop and scripts/train_gru.py (``rnnlm part4``): shuffling, callbacks, exact resume."""
 import numpy as np
 import pytest
 
 from gru_theano import GRUTheano
 from gru_theano.train import epoch_order, train_with_sgd
-from lmkit.checkpoint import load_checkpoint, load_model, save_model
+from lmkit.checkpoint import load_checkpoint, load_model, run_record, save_model
 
 from .conftest import run_script
 
@@ -24,12 +24,17 @@ def test_every_epoch_visits_every_sentence_once_in_a_seeded_order():
     assert np.array_equal(a, epoch_order(12, 0, 0))
 
 
-def test_callbacks_fire_every_n_examples():
-    seen = []
-    total = train_with_sgd(model(), X, Y, nepoch=2, callback_every=5,
-                           callback=lambda m, n, epoch, index: seen.append((n, epoch, index)))
-    assert total == 24
-    assert seen == [(5, 0, 5), (10, 0, 10), (15, 1, 3), (20, 1, 8)]
+def test_callbacks_fire_every_n_examples_with_the_loss_on_a_subsample():
+    seen, log = [], []
+    losses, lr = train_with_sgd(model(), X, Y, learning_rate=0.01, nepoch=2, callback_every=5, loss_subsample=4,
+                                callback=lambda m, p: seen.append((p, m.calculate_loss(X[:4], Y[:4]))),
+                                log=log.append)
+    assert [(p.num_examples_seen, p.epoch, p.index) for p, _ in seen] == [(5, 0, 5), (10, 0, 10), (15, 1, 3),
+                                                                           (20, 1, 8)]
+    assert [p.loss for p, _ in seen] == [loss for _, loss in seen]       # the loss on the first 4 sentences
+    assert losses == [(p.num_examples_seen, p.loss) for p, _ in seen]
+    assert lr == 0.01 and all(p.learning_rate == 0.01 for p, _ in seen)
+    assert log[0].endswith(f": Loss after num_examples_seen=5 epoch=0: {seen[0][0].loss:f}")
 
 
 @pytest.mark.parametrize("nepoch, every, stop_at", [(2, 17, (1, 5)), (3, 7, (0, 7))])
@@ -41,15 +46,15 @@ def test_resume_from_a_checkpoint_mid_epoch_is_exact(tmp_path, nepoch, every, st
     class Stop(Exception):
         pass
 
-    def save_and_stop(m, n, epoch, index):
-        save_model(tmp_path / "m.npz", m, extra={"epoch": epoch, "index": index})
+    def save_and_stop(m, progress):
+        save_model(tmp_path / "m.npz", m, run=run_record("part4", {}, progress._asdict()))
         raise Stop
 
     with pytest.raises(Stop):
         train_with_sgd(model(), X, Y, learning_rate=0.01, nepoch=nepoch, seed=4, callback_every=every,
                        callback=save_and_stop)
     resumed, _, meta = load_model(tmp_path / "m.npz", dtype="float64")
-    assert (meta["extra"]["epoch"], meta["extra"]["index"]) == stop_at
+    assert (meta["run"]["progress"]["epoch"], meta["run"]["progress"]["index"]) == stop_at
     assert np.any(resumed.get_params()["mE"] != 0)  # the RMSprop caches travel with the weights
     train_with_sgd(resumed, X, Y, learning_rate=0.01, nepoch=nepoch, seed=4, start_epoch=stop_at[0],
                    start_index=stop_at[1])
@@ -63,13 +68,15 @@ def test_train_gru_script_reports_and_resumes(tmp_path):
               "--hidden-dim", "6", "--print-every", "50", "--samples", "1", "--min-length", "1"]
     first = run_script("train_gru.py", *common, "--epochs", "1", "--out", out)
     assert first.returncode == 0, first.stderr
-    assert "SGD Step time:" in first.stdout and first.stdout.count("loss:") == 3  # at 50, 100 and the end (108)
+    assert "SGD Step time:" in first.stdout
+    assert first.stdout.count(": Loss after num_examples_seen=") == 2  # train_with_sgd's log, at 50 and 100
     meta = load_checkpoint(out)[1]
     assert meta["model_type"] == "GRUTheano" and meta["vocab"]["words"][:2] == ["<MASK/>", "UNKNOWN_TOKEN"]
-    assert meta["extra"]["part4"] == {"epoch": 1, "index": 0, "num_examples_seen": 108}
+    assert meta["run"]["command"] == "part4"
+    assert meta["run"]["progress"] == {"epoch": 1, "index": 0, "num_examples_seen": 108}  # saved at the end
     second = run_script("train_gru.py", "--resume", out, "--epochs", "2")
     assert second.returncode == 0, second.stderr
     assert "Resuming" in second.stdout and "valid:" in second.stdout
-    assert load_checkpoint(out)[1]["extra"]["part4"]["num_examples_seen"] == 216
+    assert load_checkpoint(out)[1]["run"]["progress"]["num_examples_seen"] == 216
     missing = run_script("train_gru.py", "--resume", tmp_path / "nope.npz")
     assert missing.returncode == 2 and "no such checkpoint file" in missing.stderr

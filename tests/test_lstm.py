@@ -77,7 +77,7 @@ def test_layout_and_forget_bias():
     params = model.get_params()
     assert {k: v.shape for k, v in params.items() if not k.startswith("m")} == {
         "E": (H, C), "U": (8, H, H), "W": (8, H, H), "b": (8, H), "V": (C, H), "c": (C,)}
-    # Forget gates (blocks 1 and 5) start at 1, everything else at 0, as in the tutorial's LSTM.
+    # Forget gates (blocks 1 and 5) start at 1, everything else at 0 (the project's choice, see lstm_theano.py).
     expected_b = np.zeros((8, H))
     expected_b[[1, 5]] = 1.0
     np.testing.assert_array_equal(params["b"], expected_b)
