@@ -12,8 +12,13 @@
 - ``median_ms(fn)``: the median wall time of a few calls, in milliseconds.
 - ``SHARED_DATA``: ``../shared/data`` next to the repository, where the tutorial's pretrained model
   (``trained-model-theano.npz``) may lie. Nothing needs it.
+- ``show(obj, part=None)``: the source of a function, method or class of the project's packages, read
+  from the package at run time (so what is shown is what runs), with syntax highlighting.
 """
+import inspect
 import os
+import re
+import textwrap
 import time
 from pathlib import Path
 
@@ -58,3 +63,60 @@ def describe():
     if SMOKE:
         return "RNNLM_NOTEBOOK_SMOKE=1: tiny sizes for a quick test run (the numbers mean nothing)."
     return "Full size (set RNNLM_NOTEBOOK_SMOKE=1 for a quick test run at tiny sizes)."
+
+
+def source_of(obj, part=None):
+    """``(title, source)`` of ``obj``; ``part`` keeps only the nested function (or the lines) it names.
+
+    ``part`` is the name of a function defined inside ``obj`` (``"step"`` in a method that builds a
+    ``scan``), or a ``(first, last)`` pair of regular expressions: the lines from the first line matching
+    ``first`` to the first line after it matching ``last``, both included. A part that is not found is an
+    error, so a renamed method or step fails the notebook instead of showing nothing.
+    """
+    lines, start = inspect.getsourcelines(obj)
+    path = Path(inspect.getsourcefile(obj)).resolve()
+    where = path.relative_to(REPO) if path.is_relative_to(REPO) else path.name
+    name = getattr(obj, "__qualname__", getattr(obj, "__name__", repr(obj)))
+    if part is None:
+        chosen, first = lines, 0
+    else:
+        if isinstance(part, str):
+            pattern = re.compile(rf"^(\s*)def {re.escape(part)}\(")
+            first = next((i for i, line in enumerate(lines) if pattern.match(line)), None)
+            if first is None:
+                raise LookupError(f"{name} defines no function {part!r}")
+            indent = len(pattern.match(lines[first]).group(1))
+            last = first + 1
+            while last < len(lines) and (not lines[last].strip() or
+                                          len(lines[last]) - len(lines[last].lstrip()) > indent):
+                last += 1
+            chosen = lines[first:last]
+            name = f"{name}: {part}"
+        else:
+            begin, end = (re.compile(p) for p in part)
+            first = next((i for i, line in enumerate(lines) if begin.search(line)), None)
+            if first is None:
+                raise LookupError(f"{name} has no line matching {part[0]!r}")
+            last = next((i for i in range(first, len(lines)) if end.search(lines[i])), None)
+            if last is None:
+                raise LookupError(f"{name} has no line matching {part[1]!r} after {part[0]!r}")
+            chosen = lines[first:last + 1]
+        while chosen and not chosen[-1].strip():
+            chosen = chosen[:-1]
+    title = f"{name}  ({where}, line {start + first})"
+    return title, textwrap.dedent("".join(chosen))
+
+
+def show(obj, part=None):
+    """Display the source of ``obj`` (see :func:`source_of`), highlighted, under a title naming its file."""
+    from html import escape
+
+    from IPython.display import display
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    title, source = source_of(obj, part)
+    html = (f"<div><b><code>{escape(title)}</code></b>"
+            + highlight(source, PythonLexer(), HtmlFormatter(noclasses=True, nobackground=True)) + "</div>")
+    display({"text/plain": f"# {title}\n{source}", "text/html": html}, raw=True)

@@ -30,9 +30,9 @@ def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("scoring")
     corpus = folder / "corpus.txt"
     corpus.write_text(TEXT)
-    vocab = Vocabulary.build(tokenize_documents([TEXT]), 12, "part2")
+    vocab = Vocabulary.build(tokenize_documents([TEXT]), 40, "part2")  # every word of TEXT
     model = GRUTheano(len(vocab), hidden_dim=6, num_layers=1, dtype="float32", seed=3, mode="c")
-    settings = {"corpus": str(corpus), "vocab_size": 12, "convention": "part2", "max_sentences": None,
+    settings = {"corpus": str(corpus), "vocab_size": 40, "convention": "part2", "max_sentences": None,
                 "valid_fraction": 0.2, "test_fraction": 0.2, "split_seed": 0, "no_cache": True}
     path = folder / "gru.best.npz"
     save_model(path, model, vocab, run_record("train", settings))
@@ -118,7 +118,7 @@ def test_a_stored_vocabulary_is_reused_with_identical_indices(setup, tmp_path):
             "--valid-fraction", "0.2", "--test-fraction", "0"]
     fresh = rnnlm("train", *tiny, "--vocab", vocab_file, "--out", tmp_path / "fresh.npz")
     assert fresh.returncode == 0, fresh.stderr
-    tuned = rnnlm("train", *tiny[:2], *tiny[4:], "--init", path, "--out", tmp_path / "tuned.npz")
+    tuned = rnnlm("train", *tiny[:4], *tiny[6:], "--init", path, "--out", tmp_path / "tuned.npz")
     assert tuned.returncode == 0, tuned.stderr
     for out in ("fresh.npz", "tuned.npz"):
         stored = Vocabulary.from_dict(load_checkpoint(tmp_path / out)[1]["vocab"])
