@@ -6,6 +6,7 @@
     rnnlm generate runs/gru.best.npz -n 5 --prefix "my lord"
     rnnlm stats --corpus shakespeare:hamlet
     rnnlm part2 | rnnlm part4                 # the tutorial's own trainers, its defaults
+    rnnlm run-theano old_model.py             # a Theano-era script on PyTensor
 
 ``rnnlm COMMAND --help`` lists a command's flags. Errors are one line (``error: ...``, exit 2); Ctrl-C
 exits 130, after a trainer has saved where it stood.
@@ -18,7 +19,8 @@ import sys
 from .flags import OneLineErrorParser, explicit_flags
 
 # command -> module holding HELP, add_arguments(parser) and run(args); imported when the parser is built.
-COMMANDS = {name: f"rnnlm.{name}" for name in ("train", "score", "rescore", "generate", "stats", "part2", "part4")}
+COMMANDS = {name: f"rnnlm.{name.replace('-', '_')}" for name in ("train", "score", "rescore", "generate", "stats", "part2",
+                                                                 "part4", "run-theano")}
 
 
 def build_parser():
