@@ -33,9 +33,10 @@ def add_arguments(ap):
 def run(args):
     from tqdm import tqdm
 
-    from lmkit.checkpoint import run_record, save_model
+    from lmkit.checkpoint import open_model, run_record, save_model
     from lmkit.errors import CheckpointError
     from lmkit.scoring import score_corpus
+    from lmkit.sgd import Progress
     from rnn_theano import train_with_sgd
 
     from .flags import load_dataset, recorded_settings
@@ -46,17 +47,15 @@ def run(args):
     X, Y = data.xy("train")
     print(f"{len(X)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
           f"{len(data.test)} test; vocabulary {len(vocab)}")
-    model = build_model(args, len(vocab))
-    if args.init:
-        from lmkit.checkpoint import open_model
-
-        start, stored_vocab, _ = open_model(args.init, mode=args.mode, dtype=args.dtype)
+    if args.init:  # the tutorial's MODEL_FILE: weights to start from (its files store no vocabulary)
+        model, stored_vocab, _ = open_model(args.init, mode=args.mode, dtype=args.dtype)
         if stored_vocab is not None and stored_vocab != vocab:
             raise CheckpointError(f"{args.init}: was trained with another vocabulary")
-        if start.word_dim != len(vocab):
-            raise CheckpointError(f"{args.init}: has {start.word_dim} words, the vocabulary {len(vocab)}")
-        model = start
+        if model.word_dim != len(vocab):
+            raise CheckpointError(f"{args.init}: has {model.word_dim} words, the vocabulary {len(vocab)}")
         print(f"Starting from {args.init}: {model}")
+    else:
+        model = build_model(args, len(vocab))
     time_sgd_step(model, X, Y, args.learning_rate)
 
     settings = recorded_settings(args)
@@ -74,8 +73,6 @@ def run(args):
                                 callback=report, progress=bar)
     final = model.calculate_loss(X, Y)
     print(f"Loss after {args.epochs} epochs: {final:f} (learning rate now {lr:g})")
-    save_model(args.out, model, vocab, run_record("part2", settings, {
-        "num_examples_seen": args.epochs * len(X), "epoch": args.epochs, "index": 0, "loss": final,
-        "learning_rate": lr}))
+    report(model, Progress(args.epochs * len(X), args.epochs, 0, final, lr))
     report_heldout(data, lambda split: score_corpus(model, getattr(data, split)))
     print(f"Saved {args.out}")

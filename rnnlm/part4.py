@@ -46,6 +46,7 @@ def run(args):
     from lmkit.errors import CheckpointError
     from lmkit.scoring import score_corpus
     from gru_theano import train_with_sgd
+    from lmkit.sgd import Progress, check_finite, loss_line
 
     from .flags import load_dataset, recorded_settings, restore_settings
     from .models import build_model, kind_of, print_samples, report_heldout, time_sgd_step
@@ -89,8 +90,10 @@ def run(args):
     train_with_sgd(model, X, Y, learning_rate=args.learning_rate, nepoch=args.epochs, decay=args.rmsprop_decay,
                    callback_every=args.print_every, callback=report, seed=args.seed, start_epoch=start_epoch,
                    start_index=start_index, progress=bar, loss_subsample=args.loss_subsample)
-    if (args.epochs * len(X)) % args.print_every:  # the last examples were not reported yet
-        save_model(args.out, model, data.vocab, run_record("part4", settings, {
-            "epoch": args.epochs, "index": 0, "num_examples_seen": args.epochs * len(X)}))
-        print(f"Saved model parameters to {args.out}.")
+    seen = args.epochs * len(X)
+    if seen % args.print_every:  # the last examples were not reported yet: report them as the loop would
+        loss = check_finite(model.calculate_loss(X[:args.loss_subsample], Y[:args.loss_subsample]), seen,
+                            args.learning_rate)
+        print(loss_line(seen, args.epochs - 1, loss))
+        report(model, Progress(seen, args.epochs - 1, len(X), loss, args.learning_rate))
     report_heldout(data, lambda split: score_corpus(model, getattr(data, split)))
