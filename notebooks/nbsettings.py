@@ -71,7 +71,9 @@ def source_of(obj, part=None):
     ``part`` is the name of a function defined inside ``obj`` (``"step"`` in a method that builds a
     ``scan``), or a ``(first, last)`` pair of regular expressions: the lines from the first line matching
     ``first`` to the first line after it matching ``last``, both included. A part that is not found is an
-    error, so a renamed method or step fails the notebook instead of showing nothing.
+    error, so a renamed method or step fails the notebook instead of showing nothing. The title is
+    ``Qualname  (file, line N)``, ``Qualname: part  (file, line N)`` for a nested function, and
+    ``Qualname  (file, lines N-M)`` for a range of lines.
     """
     lines, start = inspect.getsourcelines(obj)
     path = Path(inspect.getsourcefile(obj)).resolve()
@@ -103,7 +105,10 @@ def source_of(obj, part=None):
             chosen = lines[first:last + 1]
         while chosen and not chosen[-1].strip():
             chosen = chosen[:-1]
-    title = f"{name}  ({where}, line {start + first})"
+    if isinstance(part, tuple):   # a range of lines: say which, since the title names only the function
+        title = f"{name}  ({where}, lines {start + first}-{start + first + len(chosen) - 1})"
+    else:
+        title = f"{name}  ({where}, line {start + first})"
     return title, textwrap.dedent("".join(chosen))
 
 
