@@ -13,6 +13,16 @@ inside one compiled function.
 Every chunk has the same shape, so a run compiles two graphs in all, one to train and one to evaluate,
 with any backend (JAX compiles once per array shape). The progress bar counts them.
 
+**Several devices** (``devices=N`` or ``"all"``, JAX mode only; :mod:`lmkit.devices`): data parallelism.
+The batch axis (the last axis of every per-batch input) is split over a one-axis mesh of N devices,
+``batch_size / N`` streams each, and the parameters and the optimizer state are replicated. The graphs
+are built for one device's streams; the word count, the cost and the gradients are summed over the
+devices (an XLA all-reduce) before clipping and the update, which every device then applies alike.
+Evaluation is split the same way. Dropout masks are still drawn on the host for the whole batch, and
+checkpoints hold whole arrays (the carried state gathered from all devices), so a run may resume on
+another number of devices; results agree with one device's to float32 rounding (the sums run in another
+order). In JAX mode one device takes the same path with a mesh of one (JAX's default device).
+
 Dropout (``dropout > 0``) multiplies the activations the model lists in ``dropout_sites()`` (the word
 vectors, the states between layers, the states before the softmax) by masks of ``Bernoulli(1-p) / (1-p)``
 drawn on the host from ``(seed, epoch, chunk)``, so a resumed run draws the same masks. ``variational``
@@ -42,6 +52,7 @@ import pytensor
 import pytensor.tensor as pt
 from tqdm import tqdm
 
+from . import devices as device_mesh
 from .backend import pytensor_mode
 from .checkpoint import save_model
 from .data.batching import packed_batches
@@ -54,7 +65,7 @@ CARRY_PREFIX = "carry."  # the hidden state carried between chunks, saved beside
 
 class BatchedTrainer:
     def __init__(self, model, optimizer="adam", clip=5.0, bptt=32, batch_size=32, mode=None, dropout=0.0,
-                 variational=False):
+                 variational=False, devices=None):
         for name, value in (("bptt", bptt), ("batch_size", batch_size)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value}")
@@ -71,6 +82,10 @@ class BatchedTrainer:
         self.sites = model.dropout_sites() if self.dropout > 0 else []
         self.mode = pytensor_mode(mode if mode is not None else getattr(model, "mode", None))
         self.dtype = model.dtype
+        device_mesh.check(devices, self.batch_size, self.mode)
+        # JAX mode: every input placed on a mesh (of one device by default); other backends take numpy arrays.
+        self.placement = device_mesh.Placement(device_mesh.resolve(devices)) if self.mode == "JAX" else None
+        self.devices = len(self.placement) if self.placement else 1
         self.compiles = 0
         self._functions = {}
         self.carry = self._zero_states()
@@ -81,7 +96,9 @@ class BatchedTrainer:
         """The compiled ``train`` or ``eval`` function (each compiled once, for the one chunk shape)."""
         if kind not in self._functions:
             # Static shapes let JAX compile the one chunk shape; C and Numba take any shape with one compile.
-            T, B = (self.bptt, self.batch_size) if self.mode == "JAX" else (None, None)
+            # With several devices the graph is one device's: batch_size / devices streams.
+            T, B = (self.bptt, self.batch_size // self.devices) if self.mode == "JAX" else (None, None)
+            total = self.placement.all_reduce if self.placement else (lambda v: v)  # the sum over devices
             H = self.model.hidden_dim
             x, y = (pt.tensor(n, dtype="int32", shape=(T, B)) for n in ("x", "y"))
             mask, reset = (pt.tensor(n, dtype=self.dtype, shape=(T, B)) for n in ("mask", "reset"))
@@ -93,16 +110,26 @@ class BatchedTrainer:
                 cost, final = self.model.batched_cost(x, y, mask, states, reset, masks)
                 # Summed in the weights' dtype: a float64 accumulator comes back float64 from JAX (x64 is on
                 # when floatX is float64) and would turn SGD's updated V and c into float64 arrays.
-                words = pt.sum(mask, acc_dtype=self.dtype)
+                words = total(pt.sum(mask, acc_dtype=self.dtype))
                 loss = cost / pt.maximum(words, pt.constant(1, dtype=self.dtype))  # mean cross-entropy per real word
-                grads = pytensor.grad(loss, list(self.params.values()))
+                grads = [total(g) for g in pytensor.grad(loss, list(self.params.values()))]
                 grads, norm = clip_by_global_norm(grads, self.clip)
                 lr = pt.scalar("lr", dtype=self.dtype)
-                fn = pytensor.function([x, y, mask, reset, *states, *masks.values(), lr], [cost, norm, *final],
+                inputs = [x, y, mask, reset, *states, *masks.values()]
+                fn = pytensor.function([*inputs, lr], [total(cost), norm, *final],
                                        updates=self.optimizer.updates(grads, lr), mode=self.mode)
+                split_outputs = range(2, 2 + len(final))
             else:
                 cost, final = self.model.batched_cost(x, y, mask, states, reset)
-                fn = pytensor.function([x, y, mask, reset, *states], [cost, *final], mode=self.mode)
+                inputs = [x, y, mask, reset, *states]
+                fn = pytensor.function(inputs, [total(cost), *final], mode=self.mode)
+                split_outputs = range(1, 1 + len(final))
+            if self.placement:
+                # One program per device, on its streams; the placed JAX arrays pass through as they are
+                # (PyTensor's input checks would copy them back to numpy: _call gives every input its exact
+                # dtype and shape instead).
+                self.placement.run_per_device(fn, len(inputs), set(split_outputs))
+                fn.trust_input = True
             self._functions[kind] = fn
             self.compiles += 1
         return self._functions[kind]
@@ -136,11 +163,22 @@ class BatchedTrainer:
 
     # ---- steps --------------------------------------------------------------------------------------
 
+    def _call(self, fn, batch, states, masks=(), lr=None):
+        """``fn`` on one chunk: in JAX mode with every per-batch input split over the devices and the shared
+        variables replicated; else with numpy arrays."""
+        x, y = batch.x.astype(np.int32, copy=False), batch.y.astype(np.int32, copy=False)
+        mask, reset = batch.mask.astype(self.dtype, copy=False), batch.reset.astype(self.dtype, copy=False)
+        inputs = [x, y, mask, reset, *states, *masks]
+        if self.placement:
+            self.placement.replicate_shared(fn)
+            inputs = [self.placement.split(a, dtype=self.dtype if i > 1 else np.int32) for i, a in enumerate(inputs)]
+        if lr is not None:
+            inputs.append(np.asarray(lr, dtype=self.dtype))
+        return fn(*inputs)
+
     def train_batch(self, batch, lr):
         """One update on one chunk, starting from the carried state; returns (summed cross-entropy, gradient norm)."""
-        fn = self._function("train")
-        out = fn(batch.x, batch.y, batch.mask.astype(self.dtype), batch.reset.astype(self.dtype), *self.carry,
-                 *self._dropout_masks(batch), np.asarray(lr, dtype=self.dtype))
+        out = self._call(self._function("train"), batch, self.carry, self._dropout_masks(batch), lr)
         cost, norm, final = float(out[0]), float(out[1]), out[2:]
         if not math.isfinite(cost) or not math.isfinite(norm):
             raise TrainingError(f"the loss became {cost} (gradient norm {norm})")
@@ -153,8 +191,7 @@ class BatchedTrainer:
         fn = self._function("eval")
         total, words, states = 0.0, 0, self._zero_states()
         for batch in packed_batches(X, Y, self.batch_size, self.bptt, shuffle=False):
-            cost, *states = fn(batch.x, batch.y, batch.mask.astype(self.dtype), batch.reset.astype(self.dtype),
-                               *states)
+            cost, *states = self._call(fn, batch, states)
             total += float(cost)
             words += batch.num_tokens
         return Score(sum(1 for x in X if len(x)), words, -total)

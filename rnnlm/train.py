@@ -12,6 +12,8 @@ import argparse
 import os
 from pathlib import Path
 
+from lmkit.devices import parse_devices
+
 from .flags import (COUNT, POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
                     load_dataset, number, recorded_settings, restore_settings)
 from .models import KINDS, build_model, kind_of, report_heldout
@@ -36,7 +38,8 @@ def add_arguments(ap):
     m.add_argument("--init", metavar="MODEL", help="start from this model's weights and vocabulary (fine-tuning)")
     add_backend_args(m, default_help="jax, or c without JAX")
     t = ap.add_argument_group("training")
-    t.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam", help="update rule")
+    t.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam", metavar="RULE",
+                   help="update rule: adam, rmsprop or sgd")
     t.add_argument("--learning-rate", type=POSITIVE, default=0.004, help="initial step size")
     t.add_argument("--lr-decay", type=number(float, 0, 1, low_open=True), default=0.85,
                    help="learning rate factor per epoch (1: constant)")
@@ -48,6 +51,8 @@ def add_arguments(ap):
     t.add_argument("--epochs", type=POSITIVE_INT, default=10, help="passes over the training data")
     t.add_argument("--patience", type=POSITIVE_INT, default=3, help="epochs without improvement before stopping")
     t.add_argument("--seed", type=int, default=0, help="initialisation, batch order and dropout seed")
+    t.add_argument("--devices", type=parse_devices, default=1, metavar="N|all",
+                   help="split each batch over N JAX devices (data parallel)")
     add_output_args(ap, "checkpoint path (default: runs/<model>.npz)", samples=5)
 
 
@@ -79,6 +84,16 @@ def start_from(args):
     return model, vocab
 
 
+def check_devices(args):
+    """``--devices`` against the backend and the batch size, before any data is read (one-line errors)."""
+    from lmkit.backend import pytensor_mode
+    from lmkit.devices import check, resolve
+
+    check(args.devices, args.batch_size, pytensor_mode(args.mode))
+    if pytensor_mode(args.mode) == "JAX":
+        resolve(args.devices)  # enough devices?
+
+
 def train(args):
     from lmkit.backend import default_batched_mode
     from lmkit.checkpoint import load_checkpoint, load_model, read_weights, run_record
@@ -95,6 +110,7 @@ def train(args):
         # one with a warning (epochs, patience, learning rate and its decay, backend) or is refused.
         restore_settings(args, saved["settings"], fixed=FIXED)
         args.mode = args.mode or default_batched_mode()
+        check_devices(args)
         model, vocab, meta = load_model(args.resume, mode=args.mode, dtype=args.dtype)
         args.model = kind_of(model)
         args.out = args.out or args.resume
@@ -105,24 +121,27 @@ def train(args):
         print(f"Resuming {args.resume}: epoch {state.epoch + 1}, batch {state.batch}, lr {state.learning_rate:g}")
     elif args.init:
         args.mode = args.mode or default_batched_mode()
+        check_devices(args)
         model, vocab = start_from(args)
         data = load_dataset(args, vocab=vocab)
         state = FitState(learning_rate=args.learning_rate)
         print(f"Starting from {args.init}: its weights and its vocabulary of {len(vocab)} words")
     else:
         args.mode = args.mode or default_batched_mode()
+        check_devices(args)
         data = load_dataset(args)
         model = build_model(args, len(data.vocab))
         state = FitState(learning_rate=args.learning_rate)
     args.out = args.out or f"runs/{args.model}.npz"
     print(f"{len(data.train)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
           f"{len(data.test)} test; vocabulary {len(data.vocab)}")
-    print(f"{model} on the {args.mode} backend, {args.optimizer}, batch {args.batch_size}, bptt {args.bptt}"
+    devices = f" on {args.devices} devices" if args.devices not in (1, None) else ""
+    print(f"{model} on the {args.mode} backend{devices}, {args.optimizer}, batch {args.batch_size}, bptt {args.bptt}"
           + (f", dropout {args.dropout:g}" + (" (variational)" if args.variational_dropout else "")
              if args.dropout else ""))
 
     trainer = BatchedTrainer(model, args.optimizer, args.clip, args.bptt, args.batch_size, mode=args.mode,
-                             dropout=args.dropout, variational=args.variational_dropout)
+                             dropout=args.dropout, variational=args.variational_dropout, devices=args.devices)
     if optimizer_state:
         trainer.set_state(optimizer_state)
     state = fit(trainer, data, state, args.epochs, args.out, seed=args.seed, patience=args.patience,

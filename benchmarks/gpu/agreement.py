@@ -35,7 +35,9 @@ def one_step(device, model_name, C, H, chunk):
             cls = GRUTheano if model_name == "gru" else LSTMTheano
             model = cls(C, H, num_layers=1, mode="jax", dtype="float32", seed=0)
         T, B = chunk.x.shape
-        trainer = BatchedTrainer(model, "sgd", clip=5.0, bptt=T, batch_size=B, mode="jax")
+        # devices=[device]: the step's inputs and weights placed on this device (a mesh of one)
+        trainer = BatchedTrainer(model, "sgd", clip=5.0, bptt=T, batch_size=B, mode="jax",
+                                 devices=None if device is None else [device])
         loss, norm = trainer.train_batch(chunk, 0.5)
         weights = {k: np.asarray(v.get_value()) for k, v in trainer.params.items()}
         platform = jax.devices()[0].platform if device is None else device.platform
