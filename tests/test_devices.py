@@ -266,8 +266,8 @@ def test_device_settings_that_cannot_work_are_refused_in_one_line():
 
 TEXT = ("The king is dead. Long live the king. My lord, the queen is here. The king and the queen are gone. "
         "My lord is dead. The queen is my lord's. Long live the queen. Here is the king, my lord. ") * 6
-TINY = ["--model", "rnn", "--vocab-size", "14", "--hidden-dim", "5", "--batch-size", "4", "--bptt", "6", "--samples", "0",
-        "--no-progress", "--mode", "jax", "--valid-fraction", "0.1", "--test-fraction", "0.1"]
+TINY = ["--model", "rnn", "--vocab-size", "14", "--hidden-dim", "5", "--batch-size", "4", "--bptt", "6",
+        "--samples", "0", "--no-progress", "--mode", "jax", "--valid-fraction", "0.1", "--test-fraction", "0.1"]
 
 
 def train(*args, cwd):
