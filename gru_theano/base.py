@@ -318,16 +318,20 @@ class RecurrentLM(ParameterLayout, CompiledModel):
         The recurrence is the same :meth:`step` as in the per-sentence graph, on ``(H, B)`` columns, so
         ``U x`` and ``W s`` are matrix products over the whole batch.
         """
-        top, final = self._batched_top(x, states, reset, dropout)
+        top, final = self.batched_top(x, states, reset, dropout)
         return output_cost(top, self.output_weights, self.c, y, mask), final
 
     def batched_nll(self, x, y, states, reset=None):
         """``-log p`` of every target of a ``(T, B)`` batch, shape ``(T, B)``, and the final states (for scoring)."""
-        top, final = self._batched_top(x, states, reset)
+        top, final = self.batched_top(x, states, reset)
         rows = top.dimshuffle(0, 2, 1).reshape((-1, self.hidden_dim))
-        return output_nll(rows, self.output_weights, self.c, y.flatten()).reshape(x.shape), final
+        return output_nll(rows, *self.output_layer(), y.flatten()).reshape(x.shape), final
 
-    def _batched_top(self, x, states, reset=None, dropout=None):
+    def output_layer(self):
+        """The output layer's weights (C x H: ``V``, or ``E^T`` when tied) and bias ``c``, for scoring."""
+        return self.output_weights, self.c
+
+    def batched_top(self, x, states, reset=None, dropout=None):
         """The stacked recurrence of :meth:`batched_cost`: the top layer's states ``(T, H, B)`` and the final states."""
         names = self.recurrent_param_names()
         dropout = dropout or {}

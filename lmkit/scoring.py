@@ -16,9 +16,9 @@ base; log-probabilities are printed in the base asked for (:data:`LOG_BASES`).
 
 Two ways to compute the per-word log-probabilities, held to each other by the tests:
 :func:`word_logprobs` runs one sentence through ``model.predict_proba`` (any model, T x C values at once);
-:class:`BatchScorer` runs many sentences through the model's batched graph (``batched_nll``), ``batch``
-sentences side by side and ``length`` steps at a time with the state carried across, so memory stays
-``length x batch x C`` whatever the sentence lengths.
+:class:`BatchScorer` runs many sentences through the model's batched recurrence (``batched_top``),
+``batch`` sentences side by side and ``length`` steps at a time with the state carried across, so memory
+stays ``length x batch x C`` whatever the sentence lengths.
 """
 import math
 import weakref
@@ -39,7 +39,7 @@ def word_logprobs(model, encoded):
     a longer sentence goes through :class:`BatchScorer`, whose memory does not grow with its length.
     """
     x, y = np.asarray(encoded[:-1], dtype=np.int32), np.asarray(encoded[1:])
-    if len(x) > LONG_SENTENCE and hasattr(model, "batched_nll"):
+    if len(x) > LONG_SENTENCE and hasattr(model, "batched_top"):
         return batch_scorer(model).word_logprobs(x, y)
     probs = np.asarray(model.predict_proba(x), dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -47,12 +47,16 @@ def word_logprobs(model, encoded):
 
 
 class BatchScorer:
-    """Per-word log-probabilities of many sentences through the model's batched graph (``batched_nll``).
+    """Per-word log-probabilities of many sentences through the model's batched recurrence.
 
     Sentences are sorted by length and scored ``batch`` at a time as the columns of a ``(T, batch)``
     array, cut into chunks of ``length`` steps; the state is carried from chunk to chunk, so each
     column's result is its whole sentence's, and no more than ``length x batch x C`` probabilities exist
-    at once. In JAX every chunk is padded to one shape (one compile); the padding is dropped.
+    at once. In JAX the whole chunk, output layer included, is one compiled graph (``batched_nll``) and
+    every chunk is padded to one shape (one compile; the padding is dropped). On the CPU backends the
+    graph returns the top layer's states and :func:`output_logprobs` finishes in numpy, whose float32
+    ``exp`` is vectorised where PyTensor's C code calls ``exp`` once per value: 2-3x faster at C = 8000
+    (``benchmarks/README.md``, Scoring speed).
     """
 
     def __init__(self, model, length=128, batch=32):
@@ -68,8 +72,24 @@ class BatchScorer:
         x, y = (pt.tensor(n, dtype="int32", shape=shape) for n in ("x", "y"))
         states = [pt.tensor(f"state{i}", dtype=model.dtype, shape=(model.hidden_dim, shape[1]))
                   for i in range(model.num_states())]
-        nll, final = model.batched_nll(x, y, states)
-        self._fn = pytensor.function([x, y, *states], [nll, *final], mode=mode)
+        if self._padded:
+            nll, final = model.batched_nll(x, y, states)
+            self._fn = pytensor.function([x, y, *states], [nll, *final], mode=mode)
+        else:
+            top, final = model.batched_top(x, states)
+            weights, bias = model.output_layer()
+            outputs = [top, *final, weights] + ([bias] if bias is not None else [])
+            fn = pytensor.function([x, *states], outputs, mode=mode)
+            n = len(final)
+
+            def run(x, y, *states):
+                top, *rest = fn(x, *states)
+                final, (weights, *bias) = rest[:n], rest[n:]
+                rows = np.asarray(top).transpose(0, 2, 1).reshape(-1, top.shape[1])
+                nll = -output_logprobs(rows, weights, bias[0] if bias else None, y.reshape(-1))
+                return [nll.reshape(y.shape), *final]
+
+            self._fn = run
 
     def _columns(self, pairs):
         """Log-probabilities of up to ``batch`` ``(x, y)`` pairs scored side by side, one array per pair."""
@@ -116,6 +136,26 @@ class BatchScorer:
         return self._columns([(np.asarray(x), np.asarray(y))])[0]
 
 
+def output_logprobs(rows, weights, bias, targets, block=256):
+    """``log softmax(weights @ row + bias)[target]`` for each row, ``block`` rows at a time (numpy).
+
+    ``rows``: (N, H); ``weights``: (C, H); ``bias``: (C,) or None; ``targets``: (N,). No more than
+    ``block x C`` logits exist at once; the log-sum-exp subtracts each row's maximum first.
+    """
+    out = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), block):
+        h, t = rows[start:start + block], targets[start:start + block]
+        z = h @ weights.T
+        if bias is not None:
+            z += bias
+        top = z.max(axis=1, keepdims=True)
+        target = z[np.arange(len(t)), t] - top[:, 0]
+        np.subtract(z, top, out=z)
+        np.exp(z, out=z)
+        out[start:start + block] = target - np.log(z.sum(axis=1, dtype=np.float64))
+    return out
+
+
 _scorers = weakref.WeakKeyDictionary()  # model -> its BatchScorer, dropped with the model
 
 
@@ -133,7 +173,7 @@ def sentence_logprob(model, encoded):
 def sentence_logprobs(model, encoded_sentences, progress=None):
     """Per-word log-probabilities of every sentence: the batched graph when the model has one, else one
     :func:`word_logprobs` call per sentence. ``progress`` as in :meth:`BatchScorer.sentence_logprobs`."""
-    if hasattr(model, "batched_nll"):
+    if hasattr(model, "batched_top"):
         return batch_scorer(model).sentence_logprobs(encoded_sentences, progress)
     bar = progress(total=len(encoded_sentences)) if progress else None
     result = []

@@ -185,16 +185,20 @@ class RNNTheano(RNNSizes, CompiledModel):
         large operation outside ``scan``; only :func:`step` runs in the loop. Full BPTT over the ``T`` steps
         given (the trainer cuts the streams into chunks for truncated BPTT).
         """
-        top, final = self._batched_top(x, states, reset, dropout)
+        top, final = self.batched_top(x, states, reset, dropout)
         return output_cost(top, self.V, None, y, mask), final
 
     def batched_nll(self, x, y, states, reset=None):
         """``-log p`` of every target of a ``(T, B)`` batch, shape ``(T, B)``, and the final state (for scoring)."""
-        top, final = self._batched_top(x, states, reset)
+        top, final = self.batched_top(x, states, reset)
         rows = top.dimshuffle(0, 2, 1).reshape((-1, self.hidden_dim))
-        return output_nll(rows, self.V, None, y.flatten()).reshape(x.shape), final
+        return output_nll(rows, *self.output_layer(), y.flatten()).reshape(x.shape), final
 
-    def _batched_top(self, x, states, reset=None, dropout=None):
+    def output_layer(self):
+        """The output layer's weights ``V`` (C x H) and bias (none here), for scoring outside the graph."""
+        return self.V, None
+
+    def batched_top(self, x, states, reset=None, dropout=None):
         """The recurrence of :meth:`batched_cost`: the states fed to the output layer ``(T, H, B)``, and ``[s_T]``."""
         dropout = dropout or {}
         T, B, H = x.shape[0], x.shape[1], self.hidden_dim
