@@ -17,9 +17,25 @@ TEXT = ("The king is dead. Long live the king. My lord, the queen is here. The k
         "My lord is dead. The queen is my lord's. Long live the queen. ") * 3
 
 
-def rnnlm(*args, cwd=None, stdin=None):
-    return subprocess.run([sys.executable, "-m", "rnnlm", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or REPO, input=stdin)
+def rnnlm(*args, stdin=None):
+    """Run ``rnnlm ARGS`` in this process (the same code as the installed command, without the start-up
+    of a new interpreter); returns what ``subprocess.run`` would: returncode, stdout and stderr."""
+    import contextlib
+    import io
+
+    from rnnlm.cli import main
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    saved_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        sys.stdin = saved_stdin
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
