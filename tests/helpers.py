@@ -22,6 +22,24 @@ def markov_corpus(num_sentences, word_dim, seed):
     return X, Y
 
 
+def markov_dataset(word_dim, n=40, seed=3):
+    """A ``Dataset`` of ``n`` sentences (3-12 words) from a random Markov chain over ``word_dim`` words, the
+    last 8 held out for validation: something a model can learn. Word 0 starts, 1 ends, the last is UNKNOWN."""
+    from lmkit.data import Dataset, Vocabulary
+
+    rng = np.random.default_rng(seed)
+    table = rng.dirichlet(np.full(word_dim - 2, 0.3), size=word_dim)
+    sents = []
+    for _ in range(n):
+        s = [0]
+        while len(s) < 12 and (len(s) < 3 or rng.random() > 0.15):
+            s.append(2 + int(rng.choice(word_dim - 2, p=table[s[-1]])))
+        s.append(1)
+        sents.append(np.array(s, dtype=np.int32))
+    words = ["SENTENCE_START", "SENTENCE_END"] + [f"w{i}" for i in range(word_dim - 3)] + ["UNKNOWN_TOKEN"]
+    return Dataset(Vocabulary(words), sents[: n - 8], sents[n - 8:])
+
+
 def randomized(model, seed, scale=0.6):
     """Give every weight of a GRU/LSTM (biases included, so a mixed-up bias block shows) a random value."""
     rng = np.random.RandomState(seed)

@@ -34,20 +34,10 @@ def forced_env(**extra):
 # ---- in the child process (two forced host devices) ------------------------------------------------------
 
 def corpus(n=40, seed=3):
-    """A Markov-chain corpus over C words (as tests/test_trainer.py): something to learn, 3-12 words a sentence."""
-    from lmkit.data import Dataset, Vocabulary
+    """The Markov-chain corpus of tests/test_trainer.py: something to learn, 3-12 words a sentence."""
+    from tests.helpers import markov_dataset
 
-    rng = np.random.default_rng(seed)
-    table = rng.dirichlet(np.full(C - 2, 0.3), size=C)
-    sents = []
-    for _ in range(n):
-        s = [0]
-        while len(s) < 12 and (len(s) < 3 or rng.random() > 0.15):
-            s.append(2 + int(rng.choice(C - 2, p=table[s[-1]])))
-        s.append(1)
-        sents.append(np.array(s, dtype=np.int32))
-    words = ["SENTENCE_START", "SENTENCE_END"] + [f"w{i}" for i in range(C - 3)] + ["UNKNOWN_TOKEN"]
-    return Dataset(Vocabulary(words), sents[: n - 8], sents[n - 8:])
+    return markov_dataset(C, n, seed)
 
 
 def new_model(name):

@@ -18,6 +18,8 @@ from lmkit.scoring import Score
 from lmkit.trainer import BatchedTrainer, FitState, best_path, fit
 from rnn_theano import RNNTheano
 
+from .helpers import markov_dataset
+
 C, H = 12, 5
 RNG = np.random.default_rng(0)
 LENGTHS = (3, 7, 5, 1)
@@ -57,18 +59,7 @@ def test_batched_graph_equals_per_sentence_models(name):
 
 
 def make_data(n=40, seed=3):
-    """A small corpus from a Markov chain over C words, so there is something to learn."""
-    rng = np.random.default_rng(seed)
-    table = rng.dirichlet(np.full(C - 2, 0.3), size=C)
-    sents = []
-    for _ in range(n):
-        s = [0]
-        while len(s) < 12 and (len(s) < 3 or rng.random() > 0.15):
-            s.append(2 + int(rng.choice(C - 2, p=table[s[-1]])))
-        s.append(1)
-        sents.append(np.array(s, dtype=np.int32))
-    words = ["SENTENCE_START", "SENTENCE_END"] + [f"w{i}" for i in range(C - 3)] + ["UNKNOWN_TOKEN"]
-    return Dataset(Vocabulary(words), sents[: n - 8], sents[n - 8:])
+    return markov_dataset(C, n, seed)
 
 
 def make_trainer(optimizer="adam", bptt=4, mode="c", batch_size=4, **kwargs):
