@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lmkit.devices import parse_devices
 
-from .flags import (COUNT, POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
+from .flags import (POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
                     load_dataset, number, recorded_settings, restore_settings)
 from .models import KINDS, build_model, kind_of, report_heldout
 

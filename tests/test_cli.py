@@ -2,7 +2,6 @@
 flags, one registry that keeps ``lmkit`` free of the model packages, one run record in checkpoints."""
 import ast
 import json
-import os
 import shutil
 import subprocess
 import sys

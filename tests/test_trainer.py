@@ -9,7 +9,7 @@ import pytest
 from gru_theano import GRUTheano, LSTMTheano
 from lmkit import atomic
 from lmkit.checkpoint import load_model
-from lmkit.data import Dataset, Vocabulary
+from lmkit.data import Vocabulary
 from lmkit.data.batching import packed_batches, pad_batch
 from lmkit.errors import TrainingError
 from lmkit.optim import clip_by_global_norm, make_optimizer
