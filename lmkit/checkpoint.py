@@ -97,6 +97,8 @@ def _run_from_version_1(extra):
         return {"command": "train", "settings": settings, "progress": extra["fit"]}
     if "part4" in extra:
         settings["model"] = settings.pop("cell", "gru")
+        if "decay" in settings:
+            settings["rmsprop_decay"] = settings.pop("decay")
         return {"command": "part4", "settings": settings, "progress": extra["part4"]}
     progress = {k: extra[k] for k in ("epoch", "num_examples_seen", "train_loss") if k in extra}
     return {"command": "part2" if extra else None, "settings": settings, "progress": progress}

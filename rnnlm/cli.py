@@ -13,6 +13,7 @@ exits 130, after a trainer has saved where it stood.
 """
 import argparse
 import importlib
+import os
 import shutil
 import sys
 
@@ -70,3 +71,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`rnnlm generate ... | head -1`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

@@ -57,9 +57,13 @@ def BPTT_TRUNCATE(text):
     return value
 
 
-def env_default(name, default, cast):
-    """A flag's default from the tutorial's environment variable ``name`` when it is set."""
-    return cast(os.environ[name]) if os.environ.get(name) else default
+def env_default(name, default):
+    """A flag's default from the tutorial's environment variable ``name`` when it is set.
+
+    The value stays a string: argparse parses a string default with the flag's ``type``, so a bad value
+    (``HIDDEN_DIM=abc``, ``NEPOCH=0``) is refused in one line like the flag itself.
+    """
+    return os.environ[name] if os.environ.get(name) else default
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -117,9 +121,17 @@ def explicit_flags(parser, argv):
     return {dest for dest, value in vars(namespace).items() if value is not marker}
 
 
+# Settings that name files: recorded as absolute paths, so a run resumes (or is scored) from any folder.
+PATH_KEYS = ("corpus", "vocab", "init")
+
+
 def recorded_settings(args):
     """Every setting of a run that a checkpoint records (all flags but the output ones)."""
-    return {k: v for k, v in vars(args).items() if k not in OUTPUT_KEYS and not callable(v)}
+    settings = {k: v for k, v in vars(args).items() if k not in OUTPUT_KEYS and not callable(v)}
+    for key in PATH_KEYS:
+        if isinstance(settings.get(key), str) and os.path.exists(settings[key]):
+            settings[key] = os.path.abspath(settings[key])
+    return settings
 
 
 def restore_settings(args, saved, fixed=(), log=print):
@@ -133,6 +145,9 @@ def restore_settings(args, saved, fixed=(), log=print):
         if key in OUTPUT_KEYS or not hasattr(args, key):
             continue
         given = getattr(args, key)
+        if key in PATH_KEYS and isinstance(given, str) and isinstance(value, str) and os.path.exists(given) \
+                and os.path.exists(value) and os.path.samefile(given, value):
+            given = value  # the same file named from another folder
         if key in args.explicit and given != value:
             flag = "--" + key.replace("_", "-")
             if key in DATA_KEYS or key in fixed:

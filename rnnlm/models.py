@@ -19,6 +19,25 @@ def kind_of(model):
     return {v: k for k, v in KINDS.items()}[model.model_type]
 
 
+def model_settings(model):
+    """The model flags that describe ``model`` (what a checkpoint's run record must say about it)."""
+    return {"model": kind_of(model), "hidden_dim": model.hidden_dim,
+            "embed_dim": getattr(model, "embed_dim", None), "layers": getattr(model, "num_layers", 1),
+            "gate": getattr(model, "gate", None), "tie_weights": getattr(model, "tie_weights", False)}
+
+
+def adopt_model_settings(args, model, source):
+    """Set the model flags a subcommand has from ``model`` (a resumed or fine-tuned one), so its run
+    record describes the model it trains; a flag given with another value is refused."""
+    for key, value in model_settings(model).items():
+        if not hasattr(args, key):
+            continue
+        given = getattr(args, key)
+        if key in args.explicit and given is not None and given != value:
+            raise UsageError(f"--{key.replace('_', '-')} {given!r} does not match the model of {source} ({value!r})")
+        setattr(args, key, value)
+
+
 def build_model(args, word_dim):
     """A new model from the flags ``--model``, ``--hidden-dim``, ``--embed-dim``, ``--layers``, ``--gate``,
     ``--tie-weights``, ``--bptt-truncate``, ``--mode``, ``--dtype`` and ``--seed`` (those a subcommand has).

@@ -13,15 +13,15 @@ HELP = "the tutorial's Part 2 trainer: vanilla RNN, SGD one sentence at a time"
 
 
 def add_arguments(ap):
-    add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 8000, int))
+    add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 8000))
     m = ap.add_argument_group("model and training")
-    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=env_default("HIDDEN_DIM", 80, int))
+    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=env_default("HIDDEN_DIM", 80))
     m.add_argument("--bptt-truncate", type=BPTT_TRUNCATE, default=4,
                    help="scan's truncate_gradient, -1 for full BPTT (rnn_theano/README.md, Truncation)")
-    m.add_argument("--learning-rate", type=POSITIVE, default=env_default("LEARNING_RATE", 0.005, float))
-    m.add_argument("--epochs", type=POSITIVE_INT, default=env_default("NEPOCH", 100, int))
+    m.add_argument("--learning-rate", type=POSITIVE, default=env_default("LEARNING_RATE", 0.005))
+    m.add_argument("--epochs", type=POSITIVE_INT, default=env_default("NEPOCH", 100))
     m.add_argument("--evaluate-loss-after", type=POSITIVE_INT, default=5, help="epochs between loss evaluations")
-    m.add_argument("--init", metavar="MODEL", default=env_default("MODEL_FILE", None, str),
+    m.add_argument("--init", metavar="MODEL", default=env_default("MODEL_FILE", None),
                    help="start from these weights (a checkpoint or a tutorial U,V,W file)")
     m.add_argument("--seed", type=int, default=10, help="weight initialisation seed (the blog used 10)")
     add_backend_args(m)
@@ -36,26 +36,35 @@ def run(args):
     from lmkit.checkpoint import open_model, run_record, save_model
     from lmkit.errors import CheckpointError
     from lmkit.scoring import score_corpus
+    from lmkit.registry import MODELS
     from lmkit.sgd import Progress
     from rnn_theano import train_with_sgd
 
     from .flags import load_dataset, recorded_settings
-    from .models import build_model, print_samples, report_heldout, time_sgd_step
+    from .models import adopt_model_settings, build_model, print_samples, report_heldout, time_sgd_step
 
-    data = load_dataset(args)
+    model = stored_vocab = None
+    if args.init:  # the tutorial's MODEL_FILE: weights to start from (its files store no vocabulary)
+        model, stored_vocab, _ = open_model(args.init, mode=args.mode, dtype=args.dtype)
+        if model.model_type not in ("RNNTheano", "RNNNumpy"):
+            raise CheckpointError(f"{args.init}: holds a {model.model_type}; part2 trains the vanilla RNN")
+        adopt_model_settings(args, model, args.init)
+        if model.bptt_truncate != args.bptt_truncate:  # fixed in the graph: same weights, the run's truncation
+            weights = model.get_params()
+            model = MODELS["RNNTheano"](**{**model.hparams(), "bptt_truncate": args.bptt_truncate},
+                                        mode=args.mode, dtype=args.dtype)
+            model.set_params(weights)
+    data = load_dataset(args, vocab=stored_vocab)
     vocab = data.vocab
     X, Y = data.xy("train")
     print(f"{len(X)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
           f"{len(data.test)} test; vocabulary {len(vocab)}")
-    if args.init:  # the tutorial's MODEL_FILE: weights to start from (its files store no vocabulary)
-        model, stored_vocab, _ = open_model(args.init, mode=args.mode, dtype=args.dtype)
-        if stored_vocab is not None and stored_vocab != vocab:
-            raise CheckpointError(f"{args.init}: was trained with another vocabulary")
-        if model.word_dim != len(vocab):
-            raise CheckpointError(f"{args.init}: has {model.word_dim} words, the vocabulary {len(vocab)}")
-        print(f"Starting from {args.init}: {model}")
-    else:
+    if model is None:
         model = build_model(args, len(vocab))
+    elif model.word_dim != len(vocab):
+        raise CheckpointError(f"{args.init}: has {model.word_dim} words, the vocabulary {len(vocab)}")
+    else:
+        print(f"Starting from {args.init}: {model}")
     time_sgd_step(model, X, Y, args.learning_rate)
 
     settings = recorded_settings(args)

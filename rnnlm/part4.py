@@ -16,26 +16,26 @@ FIXED = ("min_count", "vocab", "model", "hidden_dim", "embed_dim", "layers", "ga
 
 
 def add_arguments(ap):
-    add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 2000, int), convention="part4")
+    add_data_args(ap, vocab_size=env_default("VOCABULARY_SIZE", 2000), convention="part4")
     m = ap.add_argument_group("model")
     m.add_argument("--model", choices=["gru", "lstm"], default="gru")
-    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=env_default("HIDDEN_DIM", 128, int))
-    m.add_argument("--embed-dim", type=POSITIVE_INT, default=env_default("EMBEDDING_DIM", None, int),
+    m.add_argument("--hidden-dim", type=POSITIVE_INT, default=env_default("HIDDEN_DIM", 128))
+    m.add_argument("--embed-dim", type=POSITIVE_INT, default=env_default("EMBEDDING_DIM", None),
                    help="word-vector size (default: the hidden size, as the tutorial's code has it)")
     m.add_argument("--layers", type=POSITIVE_INT, default=2, help="stacked layers (the tutorial's 2)")
     m.add_argument("--gate", choices=["hard", "sigmoid"], default=None,
                    help="gate function (default: hard for the GRU as the tutorial, sigmoid for the LSTM)")
     add_backend_args(m)
     t = ap.add_argument_group("training")
-    t.add_argument("--learning-rate", type=POSITIVE, default=env_default("LEARNING_RATE", 0.001, float))
+    t.add_argument("--learning-rate", type=POSITIVE, default=env_default("LEARNING_RATE", 0.001))
     t.add_argument("--rmsprop-decay", type=RATE, default=0.9, help="RMSprop's decay of the squared gradients")
-    t.add_argument("--epochs", type=POSITIVE_INT, default=env_default("NEPOCH", 20, int))
-    t.add_argument("--print-every", type=POSITIVE_INT, default=env_default("PRINT_EVERY", 25000, int),
+    t.add_argument("--epochs", type=POSITIVE_INT, default=env_default("NEPOCH", 20))
+    t.add_argument("--print-every", type=POSITIVE_INT, default=env_default("PRINT_EVERY", 25000),
                    help="examples between reports (loss, samples, checkpoint)")
     t.add_argument("--loss-subsample", type=POSITIVE_INT, default=10000, help="training sentences the loss is on")
     t.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
     add_output_args(ap, "checkpoint path (default: runs/<model>-part4.npz)", samples=10, min_length=5,
-                    out_default=env_default("MODEL_OUTPUT_FILE", None, str))
+                    out_default=env_default("MODEL_OUTPUT_FILE", None))
     ap.set_defaults(tie_weights=False)
 
 
@@ -49,7 +49,7 @@ def run(args):
     from lmkit.sgd import Progress, check_finite, loss_line
 
     from .flags import load_dataset, recorded_settings, restore_settings
-    from .models import build_model, kind_of, print_samples, report_heldout, time_sgd_step
+    from .models import adopt_model_settings, build_model, print_samples, report_heldout, time_sgd_step
 
     start_epoch = start_index = 0
     if args.resume:
@@ -59,7 +59,7 @@ def run(args):
         restore_settings(args, saved["settings"], fixed=FIXED)
         model, vocab, _ = load_model(args.resume, expected_type=("GRUTheano", "LSTMTheano"), mode=args.mode,
                                      dtype=args.dtype)
-        args.model = kind_of(model)
+        adopt_model_settings(args, model, args.resume)
         start_epoch, start_index = saved["progress"]["epoch"], saved["progress"]["index"]
         data = load_dataset(args, vocab=vocab)
         args.out = args.out or args.resume

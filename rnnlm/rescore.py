@@ -9,7 +9,7 @@ every ID in input order, its hypotheses best first: ``ID  RANK  TOTAL  SCORE  LM
 model's log-probability of the text as one sentence (in --log-base) and TOTAL = SCORE + weight x LM.
 """
 from .flags import number
-from .score import add_model_args, add_report_args
+from .score import add_model_args, add_report_args, json_line
 
 USAGE = "MODEL NBEST [flags]"
 HELP = "rerank n-best lists with the model's log-probability"
@@ -25,6 +25,8 @@ def add_arguments(ap):
 
 def read_nbest(lines, name="NBEST"):
     """``[(id, score, text), ...]`` from the lines of an n-best file; a malformed line is a one-line error."""
+    import math
+
     from lmkit.errors import DataError
 
     hypotheses = []
@@ -40,7 +42,9 @@ def read_nbest(lines, name="NBEST"):
             try:
                 score = float(score)
             except ValueError:
-                raise DataError(f"{name}, line {number_}: the score {score!r} is not a number") from None
+                score = float("nan")
+            if not math.isfinite(score):
+                raise DataError(f"{name}, line {number_}: the score {fields[1]!r} is not a finite number")
         else:
             raise DataError(f"{name}, line {number_}: expected ID<TAB>TEXT or ID<TAB>SCORE<TAB>TEXT, "
                             f"found {len(fields)} tab-separated fields")
@@ -60,11 +64,11 @@ def rerank(hypotheses, lm_scores, weight):
 
 def run(args):
     import functools
-    import json
     import sys
 
     from tqdm import tqdm
 
+    from lmkit.data.sources import decode_text
     from lmkit.data.tokenize import tokenize_sentence
     from lmkit.errors import DataError
     from lmkit.scoring import LOG_BASES, sentence_logprobs
@@ -72,12 +76,12 @@ def run(args):
     from .models import open_with_vocab
 
     if args.nbest == "-":
-        hypotheses = read_nbest(sys.stdin, "standard input")
+        hypotheses = read_nbest(decode_text(sys.stdin.buffer.read(), "standard input").splitlines(), "standard input")
     else:
         try:
             with open(args.nbest, encoding="utf-8") as fh:
                 hypotheses = read_nbest(fh, args.nbest)
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError) as exc:  # noqa: B014
             raise DataError(f"{args.nbest}: cannot read it ({exc})") from None
     model, vocab, _ = open_with_vocab(args.model, args.vocab, mode=args.mode)
     encoded = [vocab.encode(tokenize_sentence(text.lower())) for _, _, text in hypotheses]
@@ -86,7 +90,7 @@ def run(args):
     for key, entries in rerank(hypotheses, lm, args.weight).items():
         for rank, (total, score, lm_score, text) in enumerate(entries, 1):
             if args.json:
-                print(json.dumps({"id": key, "rank": rank, "total": total, "score": score,
-                                  f"lm_{args.log_base}": lm_score, "text": text}, ensure_ascii=False))
+                print(json_line({"id": key, "rank": rank, "total": total, "score": score,
+                                 f"lm_{args.log_base}": lm_score, "text": text}))
             else:
                 print(f"{key}\t{rank}\t{total:.4f}\t{score:.4f}\t{lm_score:.4f}\t{text}")

@@ -49,14 +49,15 @@ def read_text(args, vocab, meta):
     import sys
 
     from lmkit.data import load_sentences, tokenize_documents
+    from lmkit.data.sources import decode_text, paragraphs
     from lmkit.errors import RNNLMError
 
     from .flags import DATA_KEYS, load_dataset
 
     if args.text is not None:
         return tokenize_documents([args.text])
-    if args.file == "-":
-        return tokenize_documents(sys.stdin.read().split("\n\n"))
+    if args.file == "-":  # read as a file would be: UTF-8 bytes, paragraphs
+        return tokenize_documents(paragraphs(decode_text(sys.stdin.buffer.read(), "standard input")))
     if args.file is not None:
         return load_sentences(args.file)
     settings = meta["run"]["settings"]
@@ -65,9 +66,25 @@ def read_text(args, vocab, meta):
     return [vocab.decode(s) for s in getattr(load_dataset(settings, vocab=vocab), args.split)]
 
 
+def json_line(record):
+    """One line of strict JSON: a log-probability of -inf (a word the model rules out) or a NaN is null."""
+    import json
+    import math
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        return v
+
+    return json.dumps(clean(record), ensure_ascii=False, allow_nan=False)
+
+
 def run(args):
     import functools
-    import json
 
     from tqdm import tqdm
 
@@ -100,7 +117,7 @@ def run(args):
                       "words": len(targets) - 1, "unknown": sum(unknown)}
             if args.words:
                 record["word_logprobs"] = [[w, float(p) / div, u] for w, p, u in zip(targets, lp, unknown)]
-            print(json.dumps(record, ensure_ascii=False))
+            print(json_line(record))
             continue
         if args.words:
             for w, p, u in zip(targets, lp, unknown):
@@ -109,7 +126,7 @@ def run(args):
 
     score = Score.of(encoded, logprobs, unk)
     if args.json:
-        print(json.dumps({"summary": score.as_dict(base)}))
+        print(json_line({"summary": score.as_dict(base)}))
         return
     print(score)
     print(f"logprob {score.total_logprob / div:.3f} (base {base}); {score.words - score.sentences} words, "

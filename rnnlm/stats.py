@@ -36,8 +36,10 @@ def run(args):
     print(f"Parsed {len(sentences)} sentences ({elapsed:.1f} s).")
     print(f"Found {len(freq)} unique words tokens ({num_tokens} tokens in all).")
     print(f"Using vocabulary size {len(vocab)} ({vocab.convention} convention).")
-    word, count = vocab.least_frequent()
-    print(f"The least frequent word in our vocabulary is '{word}' and appeared {count} times.")
+    kept = [w for w in vocab.words if w in freq and w != vocab.words[vocab.unknown_index]]
+    if kept:  # counted in this corpus (a stored vocabulary may carry no counts, or another corpus's)
+        word = min(kept, key=lambda w: (freq[w], w))
+        print(f"The least frequent word in our vocabulary is '{word}' and appeared {freq[word]} times.")
     print(f"The vocabulary covers {100.0 * covered / num_tokens:.2f}% of all tokens; "
           f"the rest become {vocab.words[vocab.unknown_index]}.")
     i = min(args.example, len(sentences) - 1)

@@ -16,7 +16,7 @@ from lmkit.devices import parse_devices
 
 from .flags import (POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
                     load_dataset, number, recorded_settings, restore_settings)
-from .models import KINDS, build_model, kind_of, report_heldout
+from .models import KINDS, adopt_model_settings, build_model, report_heldout
 
 HELP = "train a model with the batched trainer (the recipe)"
 # Settings a resumed run may not change: it would no longer be the run that was started.
@@ -78,9 +78,7 @@ def start_from(args):
         if key in args.explicit:
             raise UsageError(f"--{key.replace('_', '-')} cannot be given with --init: the model is {args.init}'s")
     model, vocab, _ = open_with_vocab(args.init, args.vocab, mode=args.mode, dtype=args.dtype)
-    args.model, args.hidden_dim = kind_of(model), model.hidden_dim
-    args.embed_dim, args.layers = getattr(model, "embed_dim", None), getattr(model, "num_layers", 1)
-    args.gate, args.tie_weights = getattr(model, "gate", None), getattr(model, "tie_weights", False)
+    adopt_model_settings(args, model, args.init)
     return model, vocab
 
 
@@ -112,7 +110,7 @@ def train(args):
         args.mode = args.mode or default_batched_mode()
         check_devices(args)
         model, vocab, meta = load_model(args.resume, mode=args.mode, dtype=args.dtype)
-        args.model = kind_of(model)
+        adopt_model_settings(args, model, args.resume)
         args.out = args.out or args.resume
         state, optimizer_state = FitState.from_dict(saved["progress"]), meta["optimizer_state"]
         if "learning_rate" in args.explicit:

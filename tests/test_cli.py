@@ -104,7 +104,7 @@ def test_a_version_1_checkpoint_reads_as_a_run_record(tmp_path):
     progress}, so resuming and ``score --split`` read old and new files alike."""
     data = {"corpus": "shakespeare:macbeth", "vocab_size": 100}
     old = {"train": {"data": data, "trainer": {"bptt": 8}, "run": {"epochs": 2}, "fit": {"epoch": 1}},
-           "part4": {"data": data, "run": {"cell": "lstm"}, "part4": {"epoch": 0, "index": 5}},
+           "part4": {"data": data, "run": {"cell": "lstm", "decay": 0.5}, "part4": {"epoch": 0, "index": 5}},
            "part2": {"data": data, "epoch": 3, "num_examples_seen": 9}}
     for command, extra in old.items():
         meta = {"format": "rnnlm-checkpoint", "version": 1, "model_type": "RNNTheano", "extra": extra}
@@ -112,5 +112,6 @@ def test_a_version_1_checkpoint_reads_as_a_run_record(tmp_path):
         run = load_checkpoint(tmp_path / f"{command}.npz")[1]["run"]
         assert run["command"] == command and run["settings"]["corpus"] == "shakespeare:macbeth"
     assert load_checkpoint(tmp_path / "train.npz")[1]["run"]["settings"]["bptt"] == 8
-    assert load_checkpoint(tmp_path / "part4.npz")[1]["run"]["settings"]["model"] == "lstm"
+    part4 = load_checkpoint(tmp_path / "part4.npz")[1]["run"]["settings"]
+    assert part4["model"] == "lstm" and part4["rmsprop_decay"] == 0.5  # today's names for --cell and --decay
     assert load_checkpoint(tmp_path / "part2.npz")[1]["run"]["progress"] == {"epoch": 3, "num_examples_seen": 9}

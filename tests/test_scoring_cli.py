@@ -27,7 +27,7 @@ def rnnlm(*args, stdin=None):
 
     out, err, code = io.StringIO(), io.StringIO(), 0
     saved_stdin = sys.stdin
-    sys.stdin = io.StringIO(stdin or "")
+    sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()), encoding="utf-8")
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             main([str(a) for a in args])
@@ -79,9 +79,10 @@ def test_per_word_log_probabilities_sum_to_the_sentence_and_bases_agree(setup):
 def test_stdin_file_and_split_agree_with_the_table(setup, tmp_path):
     folder, path, _, _ = setup
     text_file = tmp_path / "some.txt"
-    text_file.write_text("The king is dead.\n\nLong live the queen.\n")
+    text_file.write_bytes("\ufeffThe king is dead.\r\n\r\nLong live the queen.\r\n".encode())  # BOM, CRLF
     from_file = rnnlm("score", path, "--file", text_file, "--json", "--no-progress")
-    from_stdin = rnnlm("score", path, "--file", "-", "--json", "--no-progress", stdin=text_file.read_text())
+    from_stdin = rnnlm("score", path, "--file", "-", "--json", "--no-progress",
+                       stdin=text_file.read_bytes().decode("utf-8"))
     assert from_file.returncode == 0 and from_file.stdout == from_stdin.stdout, from_file.stderr
     table = rnnlm("score", path, "--file", text_file, "--sentences", "--no-progress")
     summary = json.loads(from_file.stdout.splitlines()[-1])["summary"]
@@ -120,7 +121,9 @@ def test_rescoring_reranks_a_hand_made_list(setup, tmp_path):
     bad.write_text("a\tnot-a-number\tthe king\n")
     refused = rnnlm("rescore", path, bad)
     assert refused.returncode == 2 and refused.stderr.strip() == (
-        f"error: {bad}, line 1: the score 'not-a-number' is not a number")
+        f"error: {bad}, line 1: the score 'not-a-number' is not a finite number")
+    bad.write_text("a\tnan\tthe king\n")  # would otherwise rank first in its list
+    assert rnnlm("rescore", path, bad).stderr.strip().endswith("the score 'nan' is not a finite number")
 
 
 def test_a_stored_vocabulary_is_reused_with_identical_indices(setup, tmp_path):
@@ -188,3 +191,21 @@ def test_generate_by_beam_search_and_greedy_from_the_command_line(setup):
     assert nucleus.returncode == 0 and len(nucleus.stdout.splitlines()) == 2, nucleus.stderr
     refused = rnnlm("generate", path, "--method", "greedy", "--temperature", "0.5")
     assert refused.returncode == 2 and "applies to --method sample" in refused.stderr
+
+
+def test_careless_input_gets_one_line(setup, tmp_path, monkeypatch):
+    """Findings of a review, each once a traceback or a silently wrong run."""
+    from rnnlm.score import json_line
+
+    _, path, _, _ = setup
+    cases = [(("score", path, "--text", "hello", "--vocab", tmp_path), "cannot read the vocabulary"),
+             (("part2", "--init", path, "--corpus", "x.txt"), "holds a GRUTheano; part2 trains the vanilla RNN"),
+             (("train", "--resume", path, "--hidden-dim", "999"), "--hidden-dim 999 does not match the model")]
+    for args, message in cases:
+        proc = rnnlm(*args)
+        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    monkeypatch.setenv("NEPOCH", "0")  # the tutorial's variables go through the flags' own checks
+    proc = rnnlm("part2", "--corpus", "x.txt")
+    assert proc.returncode == 2 and "argument --epochs: 0 is out of range" in proc.stderr
+    assert json.loads(json_line({"logprob": float("-inf"), "words": [["a", float("nan"), False]]})) == {
+        "logprob": None, "words": [["a", None, False]]}

@@ -122,10 +122,20 @@ def read_text_file(path):
         raise DataError(f"{path}: is a folder, expected a file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    return decode_text(data, path)
+
+
+def decode_text(data, name):
+    """UTF-8 bytes (a byte-order mark dropped) as text; undecodable bytes are a one-line DataError."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (undecodable byte at offset {exc.start})") from None
+        raise DataError(f"{name}: not UTF-8 text (undecodable byte at offset {exc.start})") from None
+
+
+def paragraphs(text):
+    """The blank-line separated paragraphs of a text, stripped (the documents of a plain-text source)."""
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
 def read_reddit_csv(path, column="body"):
@@ -173,7 +183,7 @@ def read_text(path):
         files = [path]
     documents = []
     for file in files:
-        documents += [p.strip() for p in re.split(r"\n\s*\n", read_text_file(file)) if p.strip()]
+        documents += paragraphs(read_text_file(file))
     return documents
 
 

@@ -53,7 +53,8 @@ class Vocabulary:
         rare = sum(c for c in freq.values() if c < min_count)
         freq = Counter({w: c for w, c in freq.items() if c >= min_count})
         if not freq:
-            raise DataError("cannot build a vocabulary from an empty corpus")
+            raise DataError("cannot build a vocabulary from an empty corpus" if not rare else
+                            f"no word occurs {min_count} times (--min-count)")
         by_count = sorted(freq.items(), key=lambda wc: (-wc[1], wc[0]))  # most frequent first
         if convention == "part2":
             kept = by_count[: size - 1]
@@ -93,6 +94,8 @@ class Vocabulary:
         if self.counts is None:
             return None
         real = [(c, w) for w, c in zip(self.words, self.counts) if w not in (UNKNOWN_TOKEN, MASK_TOKEN)]
+        if not real:
+            return None
         c, w = min(real, key=lambda cw: (cw[0], cw[1]))
         return w, c
 
@@ -118,5 +121,7 @@ class Vocabulary:
                 return cls.from_dict(json.load(fh))
         except FileNotFoundError:
             raise DataError(f"{path}: no such vocabulary file") from None
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read the vocabulary ({exc.strerror})") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: not a JSON vocabulary ({exc})") from None
