@@ -202,6 +202,9 @@ def load_dataset(settings, vocab=None):
     if vocab is None and s.get("vocab"):
         vocab = load_vocabulary(s["vocab"])
     if vocab is not None:
+        for key in ("vocab_size", "min_count"):
+            if key in getattr(settings, "explicit", ()):
+                warn(f"--{key.replace('_', '-')} has no effect: the vocabulary is a stored one")
         warn_if_unknown(vocab, sentences, s["corpus"])
     return build_dataset(sentences, s["vocab_size"], s["convention"], s["valid_fraction"],
                          s["test_fraction"], s["split_seed"], vocab=vocab, min_count=s.get("min_count", 1))

@@ -61,8 +61,26 @@ def run(args):
 
     # Claim the output before any work: a second run with the same --out, or an --out that cannot be
     # written, is refused now rather than after an epoch of training.
-    with exclusive_output(args.out or args.resume or f"runs/{args.model}.npz"):
+    with exclusive_output(args.out or args.resume or f"runs/{init_kind(args.init) if args.init else args.model}.npz"):
         train(args)
+
+
+def init_kind(path):
+    """``rnn``, ``gru`` or ``lstm``: the kind of model in ``path`` (for the default --out of ``--init``)."""
+    import json
+
+    from lmkit.checkpoint import META_KEY, read_npz
+    from lmkit.registry import format_of
+
+    arrays = read_npz(path)
+    if META_KEY in arrays:
+        try:
+            model_type = json.loads(str(arrays[META_KEY])).get("model_type")
+        except (ValueError, AttributeError):  # a broken file: opening it later says what is wrong
+            model_type = None
+    else:
+        model_type = {"rnn-original": "RNNTheano", "gru-original": "GRUTheano"}.get((format_of(arrays) or ("",))[0])
+    return {v: k for k, v in KINDS.items()}.get(model_type, "model")
 
 
 MODEL_FLAGS = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights")

@@ -137,8 +137,9 @@ def test_a_stored_vocabulary_is_reused_with_identical_indices(setup, tmp_path):
             "--valid-fraction", "0.2", "--test-fraction", "0"]
     fresh = rnnlm("train", *tiny, "--vocab", vocab_file, "--out", tmp_path / "fresh.npz")
     assert fresh.returncode == 0, fresh.stderr
-    tuned = rnnlm("train", *tiny[:4], *tiny[6:], "--init", path, "--out", tmp_path / "tuned.npz")
+    tuned = rnnlm("train", *tiny[:4], *tiny[6:], "--init", path, "--out", tmp_path / "tuned.npz", "--min-count", "2")
     assert tuned.returncode == 0, tuned.stderr
+    assert "warning: --min-count has no effect: the vocabulary is a stored one" in tuned.stderr
     for out in ("fresh.npz", "tuned.npz"):
         stored = Vocabulary.from_dict(load_checkpoint(tmp_path / out)[1]["vocab"])
         assert stored.words == vocab.words
@@ -209,3 +210,19 @@ def test_careless_input_gets_one_line(setup, tmp_path, monkeypatch):
     assert proc.returncode == 2 and "argument --epochs: 0 is out of range" in proc.stderr
     assert json.loads(json_line({"logprob": float("-inf"), "words": [["a", float("nan"), False]]})) == {
         "logprob": None, "words": [["a", None, False]]}
+
+
+def test_fine_tuning_writes_where_the_model_kind_says(setup, tmp_path, monkeypatch):
+    """`train --init LSTM` without --out claims and writes runs/lstm.npz (not the default model's runs/gru.npz)."""
+    from gru_theano import LSTMTheano
+
+    _, _, _, vocab = setup
+    lstm = tmp_path / "lstm-in.npz"
+    save_model(lstm, LSTMTheano(len(vocab), hidden_dim=4, num_layers=1, seed=0, mode="c"), vocab)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT)
+    monkeypatch.chdir(tmp_path)
+    proc = rnnlm("train", "--init", lstm, "--corpus", corpus, "--epochs", "1", "--samples", "0", "--no-progress",
+                 "--mode", "c", "--test-fraction", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "runs" / "lstm.npz").exists() and not (tmp_path / "runs" / "gru.npz").exists()
