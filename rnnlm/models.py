@@ -19,11 +19,15 @@ def kind_of(model):
     return {v: k for k, v in KINDS.items()}[model.model_type]
 
 
+# The flags that describe a model's architecture (as opposed to how it is trained).
+MODEL_FLAGS = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights")
+
+
 def model_settings(model):
-    """The model flags that describe ``model`` (what a checkpoint's run record must say about it)."""
-    return {"model": kind_of(model), "hidden_dim": model.hidden_dim,
-            "embed_dim": getattr(model, "embed_dim", None), "layers": getattr(model, "num_layers", 1),
-            "gate": getattr(model, "gate", None), "tie_weights": getattr(model, "tie_weights", False)}
+    """The values of :data:`MODEL_FLAGS` for ``model`` (what a checkpoint's run record must say about it)."""
+    return dict(zip(MODEL_FLAGS, (kind_of(model), model.hidden_dim, getattr(model, "embed_dim", None),
+                                  getattr(model, "num_layers", 1), getattr(model, "gate", None),
+                                  getattr(model, "tie_weights", False))))
 
 
 def adopt_model_settings(args, model, source):

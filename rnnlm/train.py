@@ -16,12 +16,12 @@ from lmkit.devices import parse_devices
 
 from .flags import (POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
                     load_dataset, number, recorded_settings, restore_settings)
-from .models import KINDS, adopt_model_settings, build_model, report_heldout
+from .models import KINDS, MODEL_FLAGS, adopt_model_settings, build_model, kind_of, report_heldout
 
 HELP = "train a model with the batched trainer (the recipe)"
 # Settings a resumed run may not change: it would no longer be the run that was started.
-FIXED = ("min_count", "vocab", "model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights", "optimizer", "clip", "bptt",
-         "batch_size", "dropout", "variational_dropout", "seed", "dtype")
+FIXED = ("min_count", "vocab", *MODEL_FLAGS, "optimizer", "clip", "bptt", "batch_size", "dropout",
+         "variational_dropout", "seed", "dtype")
 
 
 def add_arguments(ap):
@@ -61,29 +61,15 @@ def run(args):
 
     # Claim the output before any work: a second run with the same --out, or an --out that cannot be
     # written, is refused now rather than after an epoch of training.
-    with exclusive_output(args.out or args.resume or f"runs/{init_kind(args.init) if args.init else args.model}.npz"):
+    with exclusive_output(args.out or args.resume or default_out(args)):
         train(args)
 
 
-def init_kind(path):
-    """``rnn``, ``gru`` or ``lstm``: the kind of model in ``path`` (for the default --out of ``--init``)."""
-    import json
+def default_out(args):
+    """``runs/<model>.npz``, where ``<model>`` is the kind of model trained (the ``--init`` file's, if given)."""
+    from lmkit.checkpoint import open_model
 
-    from lmkit.checkpoint import META_KEY, read_npz
-    from lmkit.registry import format_of
-
-    arrays = read_npz(path)
-    if META_KEY in arrays:
-        try:
-            model_type = json.loads(str(arrays[META_KEY])).get("model_type")
-        except (ValueError, AttributeError):  # a broken file: opening it later says what is wrong
-            model_type = None
-    else:
-        model_type = {"rnn-original": "RNNTheano", "gru-original": "GRUTheano"}.get((format_of(arrays) or ("",))[0])
-    return {v: k for k, v in KINDS.items()}.get(model_type, "model")
-
-
-MODEL_FLAGS = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights")
+    return f"runs/{kind_of(open_model(args.init)[0]) if args.init else args.model}.npz"
 
 
 def start_from(args):
@@ -125,8 +111,9 @@ def train(args):
         # Every recorded setting comes back (dtype and backend included); a flag given again either replaces
         # one with a warning (epochs, patience, learning rate and its decay, backend) or is refused.
         restore_settings(args, saved["settings"], fixed=FIXED)
-        args.mode = args.mode or default_batched_mode()
-        check_devices(args)
+    args.mode = args.mode or default_batched_mode()
+    check_devices(args)
+    if args.resume:
         model, vocab, meta = load_model(args.resume, mode=args.mode, dtype=args.dtype)
         adopt_model_settings(args, model, args.resume)
         args.out = args.out or args.resume
@@ -136,19 +123,15 @@ def train(args):
         data = load_dataset(args, vocab=vocab)
         print(f"Resuming {args.resume}: epoch {state.epoch + 1}, batch {state.batch}, lr {state.learning_rate:g}")
     elif args.init:
-        args.mode = args.mode or default_batched_mode()
-        check_devices(args)
         model, vocab = start_from(args)
         data = load_dataset(args, vocab=vocab)
         state = FitState(learning_rate=args.learning_rate)
         print(f"Starting from {args.init}: its weights and its vocabulary of {len(vocab)} words")
     else:
-        args.mode = args.mode or default_batched_mode()
-        check_devices(args)
         data = load_dataset(args)
         model = build_model(args, len(data.vocab))
         state = FitState(learning_rate=args.learning_rate)
-    args.out = args.out or f"runs/{args.model}.npz"
+    args.out = args.out or f"runs/{args.model}.npz"  # the model's kind is known by now (--init's included)
     print(f"{len(data.train)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
           f"{len(data.test)} test; vocabulary {len(data.vocab)}")
     devices = f" on {args.devices} devices" if args.devices not in (1, None) else ""
