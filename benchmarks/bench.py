@@ -112,7 +112,9 @@ def step_flops(model, C, H, layers, tokens):
 def bench_gemm(cfg, results):
     import numpy as np
     from threadpoolctl import threadpool_limits
-    import lmkit.backend  # noqa: F401  (limits OpenBLAS to one thread, as the project runs)
+    from lmkit.backend import configure
+
+    configure()  # one OpenBLAS thread, as the project runs
 
     rows = []
     rng = np.random.default_rng(0)
@@ -165,7 +167,6 @@ def record(results, **row):
 
 def bench_sentence(cfg, results):
     import numpy as np
-    import lmkit.backend  # noqa: F401
     from rnn_theano.rnn_numpy import RNNNumpy
     from rnn_theano.rnn_theano import RNNTheano
     from gru_theano import GRUTheano, LSTMTheano
@@ -521,7 +522,9 @@ def main(argv=None):
     results = {"config": {k: v for k, v in cfg.items()}, "parts": parts, "quick": args.quick,
                "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg_start": loadavg(),
                "rows": [], "notes": [], "section_seconds": {}}
-    import lmkit.backend  # noqa: F401  (one BLAS thread; silences the no-BLAS warning)
+    from lmkit.backend import configure
+
+    configure()  # the process settings the command line makes: one BLAS thread, the allocator, warnings
     t_all = time.perf_counter()
     for part in ALL_PARTS:
         if part not in parts:

@@ -193,7 +193,9 @@ def expected(args, flops_per_token, param_count, host_ms_per_stream):
 def main(argv=None):
     args = parse_args(argv)
     configure(args)
-    import lmkit  # noqa: F401  (the allocator settings, before JAX allocates)
+    from lmkit import backend
+
+    backend.configure()  # the allocator settings, before JAX allocates
     import jax
     import numpy as np
 

@@ -4,7 +4,7 @@ Runs ``scripts/train.py`` for two epochs per variant, each in its own process, a
 second of epoch 2 (epoch 1 includes the two compiles). The variants switch off one thing at a time:
 
 - ``RNNLM_MALLOPT=0``: glibc's default allocator settings instead of :mod:`lmkit.allocator`'s;
-- ``RNNLM_FUSED_OUTPUT=0``: the plain output layer graph instead of the fused Op of :mod:`lmkit.fused_output`;
+- ``RNNLM_FUSED_OUTPUT=0``: the plain output layer graph instead of the fused Op of :mod:`lmkit.output_layer`;
 - both off (what the trainer did before either existed).
 
     python benchmarks/loop_speed.py                       # GRU 1x128, batch 32, bptt 32, no dropout

@@ -3,8 +3,8 @@
 For each size (N = T*B rows, H = 128, C words) compiled PyTensor functions return the masked summed NLL
 and its gradients w.r.t. ``h`` and ``V`` (and ``c`` with ``--bias``), with the cost written
 
-- plain: ``pt.sum(output_nll(h, V, c, y) * mask)`` differentiated by PyTensor (``lmkit.batched_output``);
-- fused: ``fused_output_nll_sum(h, V, c, y, mask, block)`` (``lmkit.fused_output``), for each block size;
+- plain: ``pt.sum(output_nll(h, V, c, y) * mask)`` differentiated by PyTensor (``lmkit.output_layer``);
+- fused: ``fused_output_nll_sum(h, V, c, y, mask, block)`` (``lmkit.output_layer``), for each block size;
 
 and, as in evaluation, the loss alone (plain, and fused with the backend's default block, where a rewrite
 drops the gradient work). Each time is the median of ``--repeats`` calls after warm-up, the variants of one size
@@ -15,7 +15,7 @@ Every output is checked against the plain graph's (``max_rel_err`` in the JSON).
 glibc's allocator: by default the script first sets, through ``mallopt`` and before JAX is imported,
 M_MMAP_THRESHOLD = 1 GiB, M_TRIM_THRESHOLD = 2^31 - 1 and M_ARENA_MAX = 1, so that XLA's large temporary
 buffers are reused from the heap instead of being mmap'ed, page-faulted and unmapped on every call
-(importing ``lmkit`` applies the same settings, see ``lmkit.allocator``). ``--no-mallopt`` skips that
+(``lmkit.backend.configure()`` applies the same settings, see ``lmkit.allocator``). ``--no-mallopt`` skips that
 and sets ``RNNLM_MALLOPT=0`` so that importing ``lmkit`` does not apply them either. Without either flag
 the script times both: it runs itself again with ``--no-mallopt`` in a child process (one after the
 other, never at once) and prints one table.
@@ -63,8 +63,8 @@ def parse_args(argv=None):
 def configure_environment(args):
     """Everything that must happen before JAX (or PyTensor, which imports it) is loaded."""
     if args.no_mallopt:
-        os.environ["RNNLM_MALLOPT"] = "0"  # importing lmkit would otherwise apply the settings itself
-    else:  # the same settings lmkit applies on import (lmkit.allocator), written out here
+        os.environ["RNNLM_MALLOPT"] = "0"  # lmkit.backend.configure() would otherwise apply the settings itself
+    else:  # the same settings lmkit.backend.configure() applies (lmkit.allocator), written out here
         libc = ctypes.CDLL("libc.so.6")
         for param, value in [(M_MMAP_THRESHOLD, 1 << 30), (M_TRIM_THRESHOLD, 2**31 - 1), (M_ARENA_MAX, 1)]:
             if libc.mallopt(param, value) != 1:
@@ -98,12 +98,13 @@ def time_sizes(args):
     import pytensor
     import pytensor.tensor as pt
 
-    import lmkit.backend  # noqa: F401  (BLAS threads, warning filters)
+    from lmkit.backend import configure
+
+    configure()  # BLAS threads, warning filters (and the allocator, unless --no-mallopt)
     # PyTensor's JAX translation of the plain graph asks for a float64 cast, which jax (x64 off) truncates
     # to float32 with a warning at every compile; the fused Op never does.
     warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
-    from lmkit.batched_output import output_nll
-    from lmkit.fused_output import fused_output_nll_sum
+    from lmkit.output_layer import fused_output_nll_sum, output_nll
 
     from lmkit import allocator as lmkit_allocator
 

@@ -28,7 +28,9 @@ def main():
     args = ap.parse_args()
     args.out = args.out or os.path.join(os.path.dirname(__file__), f"scoring_speed_{args.model}.json")
 
-    import rnnlm.models  # noqa: F401  (registers the models)
+    from lmkit.backend import configure
+
+    configure()
     from gru_theano import GRUTheano
     from rnn_theano import RNNTheano
     from lmkit.data import build_dataset, load_sentences

@@ -15,7 +15,7 @@ Reproduce (from the repository root, with the project's venv active and ``torch=
 Outputs: a table on stdout, ``--out`` (default ``benchmarks/vs_pytorch.json``) and ``--png`` (default
 ``benchmarks/vs_pytorch.png``, validation perplexity against wall-clock seconds).
 
-Data. Both toolkits get the very same encoded sentences: ``rnnlm.flags.load_dataset`` with the flags of
+Data. Both toolkits get the very same encoded sentences: ``rnnlm.data.load_dataset`` with the flags of
 our main command (``--corpus shakespeare --max-sentences 20000 --vocab-size 4000``, the project's
 train/valid/test split, seed 0). Every sentence is ``[START, w1 .. wn, END]``. PyTorch trains, as its
 recipe does, on one continuous token stream: all training sentences concatenated (each with its START and
@@ -104,12 +104,11 @@ SPEED = {"layers": 1, "hidden": 128, "embed": 128, "dropout": 0.0, "optimizer": 
 # ======================================================================================================
 def load_data(corpus, max_sentences, vocab_size):
     """The same Dataset ``scripts/train.py`` builds from these flags (``data.train/valid/test``, ``data.vocab``)."""
-    from rnnlm.flags import load_dataset
+    from rnnlm.data import load_dataset
 
-    args = argparse.Namespace(corpus=corpus, vocab_size=vocab_size, convention="part2",
-                              max_sentences=max_sentences, valid_fraction=0.05, test_fraction=0.05,
-                              split_seed=0, no_cache=False)
-    return load_dataset(args)
+    return load_dataset({"corpus": corpus, "vocab_size": vocab_size, "convention": "part2",
+                         "max_sentences": max_sentences, "valid_fraction": 0.05, "test_fraction": 0.05,
+                         "split_seed": 0, "no_cache": False})
 
 
 def stream_columns(sentences, batch_size):

@@ -11,7 +11,9 @@ The same files and functions as :mod:`rnn_theano` (Part 2): ``gradient_check.py`
 - :func:`save_model_parameters_theano` / :func:`load_model_parameters_theano`: the tutorial's files.
 - :func:`gradient_check_theano` and friends: backpropagation against finite differences.
 """
-from .base import GATES, RecurrentLM, hard_sigmoid
+from lmkit.gates import GATES, hard_sigmoid
+
+from .base import RecurrentLM
 from .gradient_check import gradient_check, gradient_check_theano, gradient_errors, numerical_gradients
 from .gru_theano import GRUTheano
 from .lstm_theano import LSTMTheano

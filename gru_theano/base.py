@@ -18,7 +18,7 @@ Both models of Part 4 are the same machine with a different recurrent cell in th
   gradients.
 
 The file reads in that order: the gate functions, the model's constructor, the one step of all layers
-(:meth:`RecurrentLM.step`), the per-sentence graph, the tutorial's methods, then the batched graph the
+(:meth:`RecurrentLM.step_layers`), the per-sentence graph, the tutorial's methods, then the batched graph the
 project's trainer uses, which runs the same step on a whole batch. A subclass only says how many gate
 blocks its cell has, how to initialise them and what one time step of one layer computes
 (:meth:`RecurrentLM.cell`).
@@ -34,38 +34,16 @@ import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax, softmax
 
 from lmkit.backend import pytensor_mode
-from lmkit.batched_output import output_cost, output_nll
+from lmkit.batched import BatchedLM
 from lmkit.compiled import CompiledModel
+from lmkit.gates import GATES
 from lmkit.optim import rmsprop_updates
 from lmkit.sentences import as_indices
 
 from .layout import ParameterLayout
 
 
-def hard_sigmoid(x):
-    """Theano's piecewise-linear sigmoid, ``clip(0.2 x + 0.5, 0, 1)``.
-
-    It equals the logistic sigmoid at 0 (both are 0.5), has slope 0.2 there (the logistic's is 0.25), and
-    saturates to exactly 0 below -2.5 and to exactly 1 above 2.5. ``theano.tensor.nnet.hard_sigmoid`` was
-    removed in PyTensor, so it is written out here; the constants take the dtype of ``x`` so a float32
-    graph stays float32.
-    """
-    x = pt.as_tensor_variable(x)
-    slope = pt.constant(0.2, dtype=x.dtype)
-    shift = pt.constant(0.5, dtype=x.dtype)
-    return pt.clip(slope * x + shift, pt.constant(0, dtype=x.dtype), pt.constant(1, dtype=x.dtype))
-
-
-def sigmoid(x):
-    """The logistic sigmoid ``1 / (1 + exp(-x))``."""
-    return pt.sigmoid(x)
-
-
-# gate="..." chooses the squashing function of the gates (never of the candidate, which is always tanh).
-GATES = {"hard": hard_sigmoid, "sigmoid": sigmoid}
-
-
-class RecurrentLM(ParameterLayout, CompiledModel):
+class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
     """A word-level language model: embedding, stacked recurrent layers, softmax output, RMSprop.
 
     Subclasses set ``model_type`` (the checkpoint registry name), ``gate_names`` (one letter per block
@@ -166,7 +144,7 @@ class RecurrentLM(ParameterLayout, CompiledModel):
         """One time step of one layer: new states (a tuple like ``state_names``) from input and old states."""
         raise NotImplementedError
 
-    def step(self, x_t, prev, weights, masks=()):
+    def step_layers(self, x_t, prev, weights, masks=()):
         """One time step of every layer, bottom to top; returns the new states of all layers, layer 1's first.
 
         ``prev`` holds every layer's previous states (``state_names`` per layer), ``weights`` maps the names
@@ -200,7 +178,7 @@ class RecurrentLM(ParameterLayout, CompiledModel):
 
         def sentence_step(x_t, *args):
             # scan passes: the current word vector, every layer's previous states, then the weights.
-            return self.step(x_t, args[:n_states], dict(zip(names, args[n_states:])))
+            return self.step_layers(x_t, args[:n_states], dict(zip(names, args[n_states:])))
 
         zeros = pt.zeros((self.hidden_dim,), dtype=self.dtype)
         states = pytensor.scan(sentence_step, sequences=x_emb, outputs_info=[zeros] * n_states,
@@ -307,32 +285,15 @@ class RecurrentLM(ParameterLayout, CompiledModel):
         return ([("input", self.embed_dim)] + [(f"layer{l}", H) for l in range(1, self.num_layers)]
                 + [("output", H)])
 
-    def batched_cost(self, x, y, mask, states, reset=None, dropout=None):
-        """Summed cross-entropy of a ``(T, B)`` batch, and the final states, for the batched trainer.
-
-        ``x``, ``y``: ``(T, B)`` word indices (time-major); ``mask``: ``(T, B)``, 1 on real words;
-        ``states``: :meth:`num_states` matrices of shape ``(H, B)`` to start from; ``reset``: ``(T, B)``, 1
-        where a sentence starts: every state is multiplied by ``1 - reset_t`` before step t, so each
-        sentence starts from zero as in the per-sentence graph (:mod:`lmkit.data.batching`). ``dropout``
-        maps names of :meth:`dropout_sites` to ``(T, width, B)`` masks that multiply those activations.
-        The recurrence is the same :meth:`step` as in the per-sentence graph, on ``(H, B)`` columns, so
-        ``U x`` and ``W s`` are matrix products over the whole batch.
-        """
-        top, final = self.batched_top(x, states, reset, dropout)
-        return output_cost(top, self.output_weights, self.c, y, mask), final
-
-    def batched_nll(self, x, y, states, reset=None):
-        """``-log p`` of every target of a ``(T, B)`` batch, shape ``(T, B)``, and the final states (for scoring)."""
-        top, final = self.batched_top(x, states, reset)
-        rows = top.dimshuffle(0, 2, 1).reshape((-1, self.hidden_dim))
-        return output_nll(rows, *self.output_layer(), y.flatten()).reshape(x.shape), final
-
     def output_layer(self):
-        """The output layer's weights (C x H: ``V``, or ``E^T`` when tied) and bias ``c``, for scoring."""
+        """The output layer's weights (C x H: ``V``, or ``E^T`` when tied) and bias ``c``, symbolic."""
         return self.output_weights, self.c
 
     def batched_top(self, x, states, reset=None, dropout=None):
-        """The stacked recurrence of :meth:`batched_cost`: the top layer's states ``(T, H, B)`` and the final states."""
+        """The stacked recurrence over a ``(T, B)`` batch (see :meth:`lmkit.batched.BatchedLM.batched_cost`): the
+        top layer's states ``(T, H, B)`` and the final states. The word vectors of all steps are looked up
+        before ``scan``; the recurrence is the same :meth:`step_layers` as in the per-sentence graph, on
+        ``(H, B)`` columns, so ``U x`` and ``W s`` are matrix products over the whole batch."""
         names = self.recurrent_param_names()
         dropout = dropout or {}
         T, B = x.shape[0], x.shape[1]
@@ -348,7 +309,7 @@ class RecurrentLM(ParameterLayout, CompiledModel):
             masks, args = args[:len(between)], args[len(between):]
             prev, weights = args[:len(states)], dict(zip(names, args[len(states):]))
             prev = [p * keep_t.dimshuffle("x", 0) for p in prev]  # s_{t-1} <- (1 - reset_t) s_{t-1}
-            return self.step(x_t, prev, weights, masks)
+            return self.step_layers(x_t, prev, weights, masks)
 
         seqs = pytensor.scan(batch_step, sequences=[x_emb, keep, *between], outputs_info=list(states),
                              non_sequences=[self.params[n] for n in names], strict=True,
@@ -357,3 +318,11 @@ class RecurrentLM(ParameterLayout, CompiledModel):
         if "output" in dropout:
             top = top * dropout["output"]
         return top, [s[-1] for s in seqs]
+
+    def next_states(self, words, states):
+        """One step of every layer for a batch of words ``(B,)`` (the step API of :mod:`lmkit.batched`): the new
+        states and the top layer's ``(H, B)``."""
+        names = self.recurrent_param_names()
+        x_e = self.E.T[words].T                                          # (D, B): E[:, x_t] for every sentence
+        new = self.step_layers(x_e, states, {n: self.params[n] for n in names})
+        return new, new[-1]

@@ -43,9 +43,13 @@ class ParameterLayout:
 
     def param_shapes(self):
         """Expected shape of every parameter, in the order of ``bptt``'s gradients (a cache has its parameter's)."""
-        C, H, D, L, n = self.word_dim, self.hidden_dim, self.embed_dim, self.num_layers, self.n_gates
+        return self._shapes(self.word_dim, self.hidden_dim, self.embed_dim, self.num_layers, self.tie_weights)
+
+    @classmethod
+    def _shapes(cls, C, H, D, L, tie):
+        n = len(cls.gate_names)
         shapes = {"E": (D, C)}
-        if self.stacked:
+        if D == H:  # the stacked layout
             shapes.update(U=(n * L, H, H), W=(n * L, H, H), b=(n * L, H))
         else:
             for l in range(1, L + 1):
@@ -54,10 +58,23 @@ class ParameterLayout:
                 shapes[f"W{l}"] = (n, H, H)
             for l in range(1, L + 1):
                 shapes[f"b{l}"] = (n, H)
-        if not self.tie_weights:
+        if not tie:
             shapes["V"] = (C, H)
         shapes["c"] = (C,)
         return shapes
+
+    @classmethod
+    def weight_shapes(cls, hparams):
+        """The shape of every array ``get_params()`` returns (weights and RMSprop caches) for a model built
+        with ``hparams``, without building it: a checkpoint's sizes are checked against these first."""
+        from lmkit.registry import checked_sizes
+
+        C, H, L = checked_sizes(cls, hparams, "word_dim", "hidden_dim", "num_layers")
+        D = hparams.get("embed_dim") or H
+        if not isinstance(D, int) or D < 1:
+            raise ValueError(f"embed_dim must be a positive integer, got {D!r}")
+        shapes = cls._shapes(C, H, D, L, bool(hparams.get("tie_weights", False)))
+        return {**shapes, **{"m" + name: shape for name, shape in shapes.items()}}
 
     def initial_bias(self):
         """Initial biases of one layer, shape ``(n_gates, H)``; zeros unless a subclass says otherwise."""

@@ -1,7 +1,8 @@
 """Part 4's training loop: one RMSprop step per sentence, sentences shuffled every epoch.
 
 The same function, with the same return value and callback, as ``rnn_theano/train.py``; what the two
-loops share (the :class:`lmkit.sgd.Progress` record, the checks, the log line) is in :mod:`lmkit.sgd`.
+loops share (the :class:`~lmkit.tutorial_loop.Progress` record, the checks, the log line) is in
+:mod:`lmkit.tutorial_loop`.
 
 Every ``callback_every`` examples the loss on a subsample of the training set is computed, logged and
 handed to the callback (the tutorial's callback printed that loss, a few generated sentences, and saved
@@ -11,7 +12,7 @@ caches with the weights) continues exactly where it stopped.
 """
 import numpy as np
 
-from lmkit.sgd import Progress, check_finite, check_positive, check_training_set, loss_line
+from lmkit.tutorial_loop import Progress, check_finite, check_positive, check_training_set, loss_line
 
 
 def epoch_order(n, seed, epoch):
@@ -30,7 +31,7 @@ def train_with_sgd(model, X_train, y_train, learning_rate=0.001, nepoch=20, deca
     sentences is computed (the tutorial's callback did ``model.calculate_loss(x_train[:10000],
     y_train[:10000])``), logged with a timestamp through ``log``, appended to ``losses`` as
     ``(num_examples_seen, loss)``, and reported to ``callback(model, progress)`` with a
-    :class:`lmkit.sgd.Progress` whose ``epoch`` and ``index`` (the position reached in the epoch) are what a
+    :class:`~lmkit.tutorial_loop.Progress` whose ``epoch`` and ``index`` (the position reached in the epoch) are what a
     checkpoint needs to resume with ``start_epoch`` / ``start_index``. The learning rate stays as given
     (RMSprop adapts the steps); it is returned for the same shape as Part 2's loop. ``progress(positions,
     epoch)`` wraps each epoch's iterable of positions (e.g. a tqdm bar). A loss that is NaN or infinite

@@ -14,9 +14,9 @@ Measured on the 2-core reference machine: ``jnp.exp`` on 1280 x 8000 went from 2
 batched training step ran 1.5-1.8x faster; any one setting alone did nothing. The price is memory that
 stays mapped after a large buffer is freed, which a training or scoring process reuses at the next step.
 
-They are applied once, when :mod:`lmkit` is first imported (so also in a user's own script that imports
-the package). ``RNNLM_MALLOPT=0`` leaves glibc's defaults (for comparisons); on a C library other than
-glibc nothing happens.
+They are applied by :func:`lmkit.backend.configure` (the command line, the notebooks and the benchmarks
+call it before JAX starts). ``RNNLM_MALLOPT=0`` leaves glibc's defaults (for comparisons); on a C library
+other than glibc nothing happens.
 """
 import ctypes
 import os

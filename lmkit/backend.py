@@ -13,19 +13,40 @@ PyTensor's own mode names here, so every model and script accepts the same ``--m
 
 The environment variable ``RNNLM_MODE`` changes the default everywhere.
 
-pip installs PyTensor without a BLAS library to link its C code against; it then calls numpy's matrix
-products through the C API instead and warns about it in every process. That is expected here, so the
-warning is silenced; README says how to link a system OpenBLAS instead.
+Importing this module changes nothing. :func:`configure` makes the process-wide settings the project
+runs with, once, before PyTensor or JAX start: the ``rnnlm`` command calls it first thing, and so do the
+notebooks (``nbsettings``), the benchmarks and the test suite (``tests/conftest.py``). A script of your own
+that uses the packages directly calls it too, or lives with the libraries' defaults.
 """
 import logging
 import os
 import warnings
 
-warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
-logging.getLogger("pytensor.tensor.blas").setLevel(logging.ERROR)
-# PyTensor 3.0.7's JAX translation of the gather gradient (AdvancedIncSubtensor1) scatters a float64 zero
-# into float32 buffers; JAX 0.10 casts it safely and warns on every compile. Harmless at the pinned versions.
-warnings.filterwarnings("ignore", message="scatter inputs have incompatible types", category=FutureWarning)
+
+def configure(blas_threads=None):
+    """The process settings of the project, made once (later calls change nothing); returns what was set.
+
+    - glibc's allocator tuned for XLA's CPU buffers (:mod:`lmkit.allocator`; ``RNNLM_MALLOPT=0`` skips it);
+      it must come before JAX allocates anything.
+    - numpy's OpenBLAS on ``blas_threads`` threads (:func:`limit_blas_threads`; default
+      ``$RNNLM_BLAS_THREADS``, else 1).
+    - Two expected warnings silenced: PyTensor's, that it found no BLAS to link its C code against (it then
+      calls numpy's matrix products; README says how to link OpenBLAS), and JAX's about PyTensor 3.0.7's
+      gather gradient, which scatters a float64 zero into float32 buffers (cast safely; harmless at the
+      pinned versions).
+    """
+    global _configured
+    if _configured is None:
+        from .allocator import tune_malloc
+
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
+        logging.getLogger("pytensor.tensor.blas").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="scatter inputs have incompatible types", category=FutureWarning)
+        _configured = {"malloc_tuned": tune_malloc(), "blas_threads": limit_blas_threads(blas_threads)}
+    return _configured
+
+
+_configured = None
 
 
 def limit_blas_threads(n=None):
@@ -44,15 +65,12 @@ def limit_blas_threads(n=None):
     return n
 
 
-limit_blas_threads()
-
 MODES = {"c": "CVM", "numba": "NUMBA", "jax": "JAX", "python": "FAST_COMPILE"}
-DEFAULT_MODE = os.environ.get("RNNLM_MODE", "c")
 
 
 def pytensor_mode(name=None):
-    """PyTensor's mode string for a user-facing backend name (``None`` means the default)."""
-    name = (name or DEFAULT_MODE).lower()
+    """PyTensor's mode string for a user-facing backend name (``None``: ``$RNNLM_MODE``, else ``c``)."""
+    name = (name or os.environ.get("RNNLM_MODE") or "c").lower()
     if name not in MODES:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(MODES)}")
     return MODES[name]

@@ -104,7 +104,17 @@ def _run_from_version_1(extra):
     return {"command": "part2" if extra else None, "settings": settings, "progress": progress}
 
 
+# Checkpoint naming, in one place. Beside the weights, a trainer's state is stored under OPTIMIZER_PREFIX:
+# the optimizer's own arrays, and the hidden state the batched trainer carries between chunks under
+# OPTIMIZER_PREFIX + CARRY_PREFIX + i. The best model of a run goes beside its checkpoint (best_path).
 OPTIMIZER_PREFIX = "optimizer/"
+CARRY_PREFIX = "carry."
+
+
+def best_path(path):
+    """Where a run writing ``path`` keeps its best model so far: ``runs/gru.npz`` -> ``runs/gru.best.npz``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".best" + path.suffix)
 
 
 def run_record(command, settings, progress=None):
@@ -140,7 +150,7 @@ def load_model(path, expected_type=None, vocab=None, **model_kwargs):
         allowed = (expected_type,) if isinstance(expected_type, str) else tuple(expected_type)
         if model_type not in allowed:
             raise CheckpointError(f"{path}: holds a {model_type} model, expected {' or '.join(allowed)}")
-    stored_vocab = Vocabulary.from_dict(meta["vocab"]) if meta.get("vocab") else None
+    stored_vocab = Vocabulary.from_dict(meta["vocab"], source=path) if meta.get("vocab") else None
     if vocab is not None and stored_vocab is not None and stored_vocab.words != vocab.words:
         raise CheckpointError(f"{path}: was trained with a different vocabulary "
                               f"({len(stored_vocab)} words) than the one given ({len(vocab)} words)")

@@ -31,24 +31,9 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from .errors import UsageError
+from . import pytensor_internals as internals
 
 AXIS = "batch"
-
-
-def parse_devices(text):
-    """``--devices``: a positive integer or ``all`` (an argparse ``type``)."""
-    import argparse
-
-    if str(text).lower() == "all":
-        return "all"
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of devices or 'all', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 device, got {value}")
-    return value
 
 
 def count(devices):
@@ -78,12 +63,12 @@ def default_device():
 
 def resolve(devices=None):
     """The list of JAX devices for ``devices``: ``None`` or 1 (the default device), N (the first N of
-    ``jax.devices()``), ``"all"``, or a list of devices as given. :class:`UsageError` if there are too few."""
+    ``jax.devices()``), ``"all"``, or a list of devices as given. ``ValueError`` if there are too few."""
     import jax
 
     if isinstance(devices, (list, tuple)):
         if not devices:
-            raise UsageError("an empty list of devices")
+            raise ValueError("an empty list of devices")
         return list(devices)
     if devices is None or devices == 1:
         return [default_device()]
@@ -92,22 +77,18 @@ def resolve(devices=None):
         return list(available)
     n = int(devices)
     if n > len(available):
-        platform = available[0].platform
-        hint = (" (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N host devices)"
-                if platform == "cpu" else "")
-        raise UsageError(f"--devices {n}: only {len(available)} {platform} device"
-                         f"{'s' if len(available) > 1 else ''} here{hint}")
+        raise ValueError(f"{n} devices asked for, {len(available)} {available[0].platform} device(s) here")
     return list(available[:n])
 
 
 def check(devices, batch_size, mode):
-    """Refuse, in one line, a device count that cannot work: several devices outside JAX mode, or a batch
-    that does not split evenly. Returns the number of devices."""
+    """``ValueError`` for a device count that cannot work: several devices outside JAX mode, or a batch that
+    does not split evenly. Returns the number of devices."""
     n = count(devices)
     if n > 1 and mode != "JAX":
-        raise UsageError(f"--devices {devices} needs --mode jax (several devices run through JAX only)")
+        raise ValueError(f"{n} devices need JAX mode, not {mode}")
     if batch_size % n:
-        raise UsageError(f"--batch-size {batch_size} does not split over {n} devices: give a multiple of {n}")
+        raise ValueError(f"a batch of {batch_size} does not split over {n} devices")
     return n
 
 
@@ -157,21 +138,6 @@ def _register_jax():
         return all_reduce_sum
 
     _registered = True
-
-
-class _PerDeviceThunk:
-    """Stands in for a JAX-mode function's thunk: the same storage, the program run under ``shard_map``."""
-
-    lazy = False
-
-    def __init__(self, thunk, program):
-        self.inputs, self.outputs = thunk.inputs, thunk.outputs
-        self.allow_gc, self.storage_map = thunk.allow_gc, thunk.storage_map
-        self.jit_fn = program
-
-    def __call__(self):
-        for storage, value in zip(self.outputs, self.jit_fn(*(cell[0] for cell in self.inputs))):
-            storage[0] = value
 
 
 class Placement:
@@ -226,9 +192,8 @@ class Placement:
     def replicate_shared(self, fn):
         """Replicate every shared variable the compiled PyTensor function ``fn`` reads, in its own storage
         (values set from numpy, by ``set_params`` or a checkpoint, are placed here once)."""
-        for container, spec in zip(fn.input_storage, fn.maker.inputs):
-            if spec.implicit:  # a shared variable: its container is the variable's own storage
-                container.storage[0] = self.replicate(container.storage[0])
+        for storage in internals.shared_storage(fn):  # a shared variable's storage is the variable's own
+            storage[0] = self.replicate(storage[0])
 
     def run_per_device(self, fn, split_inputs, split_outputs):
         """Make the JAX-mode PyTensor function ``fn`` run once per device on its block of the batch.
@@ -238,14 +203,11 @@ class Placement:
         split over the devices; every other input (shared variables included) and output (updates
         included) is the same on every device. Calling ``fn`` afterwards works as before, updates included.
         """
-        thunk = fn.vm
-        if not hasattr(thunk, "jit_fn"):
-            raise TypeError("run_per_device needs a function compiled in JAX mode")
-        fgraph, implicit = fn.maker.fgraph, [i.implicit for i in fn.maker.inputs]
-        in_specs = tuple(self.spec(v.type.ndim, i < split_inputs and not implicit[i])
-                         for i, v in enumerate(fgraph.inputs))
-        out_specs = tuple(self.spec(v.type.ndim, i in split_outputs) for i, v in enumerate(fgraph.outputs))
-        local = thunk.jit_fn
+        local = internals.jax_program(fn)
+        implicit = internals.shared_inputs(fn)
+        in_ndims, out_ndims = internals.graph_ndims(fn)
+        in_specs = tuple(self.spec(ndim, i < split_inputs and not implicit[i]) for i, ndim in enumerate(in_ndims))
+        out_specs = tuple(self.spec(ndim, i in split_outputs) for i, ndim in enumerate(out_ndims))
 
         def program(*args):
             return tuple(local(*args))
@@ -255,5 +217,4 @@ class Placement:
         # gradient sums from zeros (the same everywhere) and add per-device terms to them.
         mapped = self._jax.shard_map(program, mesh=self.mesh, in_specs=in_specs, out_specs=out_specs,
                                      check_vma=False)
-        fn.vm = _PerDeviceThunk(thunk, self._jax.jit(mapped))
-        return fn
+        return internals.replace_program(fn, self._jax.jit(mapped))

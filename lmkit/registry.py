@@ -44,3 +44,20 @@ def format_of(keys):
         if set(keys) == format_keys:
             return name, load
     return None
+
+
+def checked_sizes(cls, hparams, *names):
+    """``hparams[name]`` (or the constructor's default) for each of ``names``, after checking that ``cls``
+    takes every key of ``hparams`` (``TypeError`` otherwise) and that each is a positive integer
+    (``ValueError`` otherwise): a checkpoint's sizes, before anything of that size is built or read."""
+    import inspect
+
+    signature = inspect.signature(cls)
+    signature.bind(**hparams)
+    values = []
+    for name in names:
+        value = hparams.get(name, signature.parameters[name].default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        values.append(value)
+    return values

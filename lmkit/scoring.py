@@ -54,9 +54,9 @@ class BatchScorer:
     column's result is its whole sentence's, and no more than ``length x batch x C`` probabilities exist
     at once. In JAX the whole chunk, output layer included, is one compiled graph (``batched_nll``) and
     every chunk is padded to one shape (one compile; the padding is dropped). On the CPU backends the
-    graph returns the top layer's states and :func:`output_logprobs` finishes in numpy, whose float32
-    ``exp`` is vectorised where PyTensor's C code calls ``exp`` once per value: 2-3x faster at C = 8000
-    (``benchmarks/README.md``, Scoring speed).
+    graph returns the top layer's states and :func:`lmkit.output_layer.target_logprobs` finishes in numpy,
+    whose float32 ``exp`` is vectorised where PyTensor's C code calls ``exp`` once per value: 2-3x faster
+    at C = 8000 (``benchmarks/README.md``, Scoring speed).
     """
 
     def __init__(self, model, length=128, batch=32):
@@ -64,6 +64,7 @@ class BatchScorer:
         import pytensor.tensor as pt
 
         from .backend import pytensor_mode
+        from .output_layer import target_logprobs
 
         self.model, self.length, self.batch = model, int(length), int(batch)
         mode = pytensor_mode(getattr(model, "mode", None))
@@ -86,7 +87,7 @@ class BatchScorer:
                 top, *rest = fn(x, *states)
                 final, (weights, *bias) = rest[:n], rest[n:]
                 rows = np.asarray(top).transpose(0, 2, 1).reshape(-1, top.shape[1])
-                nll = -output_logprobs(rows, weights, bias[0] if bias else None, y.reshape(-1))
+                nll = -target_logprobs(rows, weights, bias[0] if bias else None, y.reshape(-1))
                 return [nll.reshape(y.shape), *final]
 
             self._fn = run
@@ -136,26 +137,6 @@ class BatchScorer:
         return self._columns([(np.asarray(x), np.asarray(y))])[0]
 
 
-def output_logprobs(rows, weights, bias, targets, block=256):
-    """``log softmax(weights @ row + bias)[target]`` for each row, ``block`` rows at a time (numpy).
-
-    ``rows``: (N, H); ``weights``: (C, H); ``bias``: (C,) or None; ``targets``: (N,). No more than
-    ``block x C`` logits exist at once; the log-sum-exp subtracts each row's maximum first.
-    """
-    out = np.empty(len(rows), dtype=np.float64)
-    for start in range(0, len(rows), block):
-        h, t = rows[start:start + block], targets[start:start + block]
-        z = h @ weights.T
-        if bias is not None:
-            z += bias
-        top = z.max(axis=1, keepdims=True)
-        target = z[np.arange(len(t)), t] - top[:, 0]
-        np.subtract(z, top, out=z)
-        np.exp(z, out=z)
-        out[start:start + block] = target - np.log(z.sum(axis=1, dtype=np.float64))
-    return out
-
-
 _scorers = weakref.WeakKeyDictionary()  # model -> its BatchScorer, dropped with the model
 
 
@@ -164,10 +145,6 @@ def batch_scorer(model):
     if model not in _scorers:
         _scorers[model] = BatchScorer(model)
     return _scorers[model]
-
-
-def sentence_logprob(model, encoded):
-    return float(word_logprobs(model, encoded).sum())
 
 
 def sentence_logprobs(model, encoded_sentences, progress=None):

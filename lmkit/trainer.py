@@ -31,13 +31,15 @@ draws one mask per stream and chunk instead of one per time step (Gal & Ghahrama
 A model must provide ``trainable_params()``, ``num_states()``, ``dropout_sites()`` and
 ``batched_cost(x, y, mask, states, reset, dropout)``.
 
-**The loop** (:func:`fit`). After every epoch the learning rate is multiplied by ``lr_decay`` (1: constant) and the validation
-perplexity is measured. If it did not improve, the learning rate is halved as well; after ``patience``
-such epochs in a row training stops early. A checkpoint (weights, optimizer
-state, vocabulary, settings and the loop's own state) is written atomically after every epoch and on
-Ctrl-C, and the best model so far is kept beside it as ``<name>.best.npz``. The order of minibatches is a
-function of the seed and the epoch number only, so a run resumed from a checkpoint replays exactly what
-an uninterrupted run would have done.
+**The loop** (:func:`fit`), in named pieces: :func:`train_epoch` runs one epoch's steps, :func:`end_of_epoch`
+applies the schedule, a :class:`Report` draws the progress bar and writes the log lines, and a
+:class:`FitConfig` holds how the loop runs. After every epoch the learning rate is multiplied by
+``lr_decay`` (1: constant) and the validation perplexity is measured. If it did not improve, the learning
+rate is halved as well; after ``patience`` such epochs in a row training stops early. A checkpoint
+(weights, optimizer state, vocabulary, settings and the loop's own state) is written atomically after
+every epoch and on Ctrl-C, and the best model so far is kept beside it (:func:`lmkit.checkpoint.best_path`).
+The order of minibatches is a function of the seed and the epoch number only, so a run resumed from a
+checkpoint replays exactly what an uninterrupted run would have done.
 """
 
 import math
@@ -53,14 +55,13 @@ import pytensor.tensor as pt
 from tqdm import tqdm
 
 from . import devices as device_mesh
+from . import pytensor_internals as internals
 from .backend import pytensor_mode
-from .checkpoint import save_model
+from .checkpoint import CARRY_PREFIX, best_path, save_model
 from .data.batching import packed_batches
 from .errors import TrainingError
 from .optim import clip_by_global_norm, make_optimizer
 from .scoring import Score
-
-CARRY_PREFIX = "carry."  # the hidden state carried between chunks, saved beside the optimizer state
 
 
 class BatchedTrainer:
@@ -129,7 +130,7 @@ class BatchedTrainer:
                 # (PyTensor's input checks would copy them back to numpy: _call gives every input its exact
                 # dtype and shape instead).
                 self.placement.run_per_device(fn, len(inputs), set(split_outputs))
-                fn.trust_input = True
+                internals.trust_inputs(fn)
             self._functions[kind] = fn
             self.compiles += 1
         return self._functions[kind]
@@ -278,87 +279,140 @@ class DeferredInterrupt:
             raise KeyboardInterrupt
 
 
-def best_path(path):
-    path = Path(path)
-    return path.with_name(path.stem + ".best" + path.suffix)
+@dataclass(frozen=True)
+class FitConfig:
+    """How :func:`fit` runs: how many epochs, where the checkpoints go, the seed of the batch order and
+    dropout masks, and the schedule (``lr_decay`` per epoch; the rate halves when the validation loss
+    improves by less than ``min_delta``, and ``patience`` such epochs in a row stop training)."""
+    epochs: int
+    out: str
+    seed: int = 0
+    patience: int = 3
+    min_delta: float = 1e-3
+    lr_decay: float = 1.0
 
 
-def fit(trainer, data, state, epochs, out, seed=0, patience=3, min_delta=1e-3, run=None, log=print,
-        progress=True, lr_decay=1.0):
-    """Train until ``epochs`` epochs are done or early stopping; returns the final :class:`FitState`.
+class Report:
+    """What the loop shows: a tqdm bar per epoch (loss, tokens/s, compiled graphs) and one log line per event.
 
-    ``run`` is the checkpoint's run record (:func:`lmkit.checkpoint.run_record`); its ``progress`` is
-    this loop's :class:`FitState`.
+    ``log`` receives every line (``print`` by default); ``progress=False`` hides the bars.
     """
-    model, vocab = trainer.model, data.vocab
+
+    def __init__(self, log=print, progress=True):
+        self.log, self.progress = log, progress
+
+    def bar(self, state, total, epochs):
+        return tqdm(total=total, initial=state.batch, desc=f"epoch {state.epoch + 1}/{epochs}", unit="batch",
+                    disable=not self.progress, leave=False, mininterval=1.0)
+
+    def step(self, bar, state, elapsed, compiles):
+        bar.update(1)
+        bar.set_postfix(loss=f"{state.epoch_cost / max(state.epoch_tokens, 1):.3f}",
+                        tok_s=f"{state.epoch_tokens / max(elapsed, 1e-9):.0f}", compiles=compiles, refresh=False)
+
+    def epoch(self, record):
+        message = (f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, "
+                   f"{record['tokens_per_second']:.0f} tokens/s, lr {record['learning_rate']:g}")
+        if record["valid_loss"] is not None:
+            message += (f", valid loss {record['valid_loss']:.4f}, "
+                        f"valid perplexity {record['valid_perplexity']:.2f}")
+        self.log(message + f" ({record['compiles']} compiled graphs)")
+
+    def halved(self, learning_rate):
+        self.log(f"  no improvement: learning rate halved to {learning_rate:g}")
+
+    def stopped(self, patience):
+        self.log(f"  stopping early after {patience} epochs without improvement")
+
+    def interrupted(self, out, state):
+        self.log(f"interrupted: saved {out} at epoch {state.epoch + 1}, batch {state.batch}; "
+                 f"continue with --resume {out}")
+
+
+def train_epoch(trainer, batches, state, config, report, interrupt):
+    """The steps of one epoch from ``state.batch`` on, each counted in ``state``; returns the seconds taken.
+
+    A step whose loss is not a number stops training with :class:`TrainingError` naming the epoch and the
+    batch (the last checkpoint, ``config.out``, is left as it was). ``interrupt`` (:class:`DeferredInterrupt`)
+    is checked after every step.
+    """
+    start = time.perf_counter()
+    out = config.out
+    with report.bar(state, len(batches), config.epochs) as bar:
+        for batch in batches[state.batch:]:
+            try:
+                cost, _ = trainer.train_batch(batch, state.learning_rate)
+            except TrainingError as exc:
+                kept = (f"the last good checkpoint is kept ({out})" if Path(out).exists()
+                        else "no checkpoint had been written yet")
+                raise TrainingError(f"{exc} at epoch {state.epoch + 1}, batch {state.batch + 1}; training "
+                                    f"stopped, {kept}") from None
+            state.batch += 1
+            state.updates += 1
+            state.epoch_cost += cost
+            state.epoch_tokens += batch.num_tokens
+            report.step(bar, state, time.perf_counter() - start, trainer.compiles)
+            interrupt.check()
+    return time.perf_counter() - start
+
+
+def end_of_epoch(state, valid_loss, config, report):
+    """The schedule after an epoch whose validation loss is ``valid_loss`` (None without a validation split):
+    the epoch counted, the learning rate decayed once, halved when the loss did not improve by
+    ``config.min_delta``, and training marked finished after ``config.patience`` such epochs in a row.
+    Returns whether this epoch's model is the best so far."""
+    state.epoch += 1
+    state.batch, state.epoch_cost, state.epoch_tokens = 0, 0.0, 0
+    state.learning_rate *= config.lr_decay
+    if valid_loss is None:
+        return False
+    if valid_loss < state.best_valid_loss - config.min_delta:
+        state.best_valid_loss, state.bad_epochs = valid_loss, 0
+        return True
+    state.bad_epochs += 1
+    state.learning_rate *= 0.5
+    report.halved(state.learning_rate)
+    if state.bad_epochs >= config.patience:
+        state.finished = True
+        report.stopped(config.patience)
+    return False
+
+
+def fit(trainer, data, state, config, run=None, report=None):
+    """Train until ``config.epochs`` epochs are done or early stopping; returns the final :class:`FitState`.
+
+    ``run`` is the checkpoint's run record (:func:`lmkit.checkpoint.run_record`), whose ``progress`` is this
+    loop's :class:`FitState`; ``report`` a :class:`Report` (default: bars and ``print``).
+    """
+    report = report or Report()
     X, Y = data.xy("train")
     Xv, Yv = data.xy("valid")
     run = dict(run or {})
 
     def save(path):
-        save_model(path, model, vocab, {**run, "progress": state.to_dict()}, trainer.get_state())
+        save_model(path, trainer.model, data.vocab, {**run, "progress": state.to_dict()}, trainer.get_state())
 
-    with DeferredInterrupt(log) as interrupt:
-        while state.epoch < epochs and not state.finished:
-            batches = trainer.batches(X, Y, seed, state.epoch)
-            start = time.perf_counter()
-            bar = tqdm(total=len(batches), initial=state.batch, desc=f"epoch {state.epoch + 1}/{epochs}",
-                       unit="batch", disable=not progress, leave=False, mininterval=1.0)
+    with DeferredInterrupt(report.log) as interrupt:
+        while state.epoch < config.epochs and not state.finished:
             try:
-                for batch in batches[state.batch:]:
-                    try:
-                        cost, norm = trainer.train_batch(batch, state.learning_rate)
-                    except TrainingError as exc:
-                        kept = (f"the last good checkpoint is kept ({out})" if Path(out).exists()
-                                else "no checkpoint had been written yet")
-                        raise TrainingError(f"{exc} at epoch {state.epoch + 1}, batch {state.batch + 1}; training "
-                                            f"stopped, {kept}") from None
-                    state.batch += 1
-                    state.updates += 1
-                    state.epoch_cost += cost
-                    state.epoch_tokens += batch.num_tokens
-                    elapsed = time.perf_counter() - start
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{state.epoch_cost / max(state.epoch_tokens, 1):.3f}",
-                                    tok_s=f"{state.epoch_tokens / max(elapsed, 1e-9):.0f}",
-                                    compiles=trainer.compiles, refresh=False)
-                    interrupt.check()
-                bar.close()
-                seconds = time.perf_counter() - start
+                seconds = train_epoch(trainer, trainer.batches(X, Y, config.seed, state.epoch), state, config,
+                                      report, interrupt)
                 valid = trainer.evaluate(Xv, Yv) if Xv else None
                 interrupt.check()
             except KeyboardInterrupt:
                 # Every step counted in `state` is applied to the weights, and no other: a resumed run goes on
                 # with the next step (or, when all steps were done, with this epoch's validation).
-                bar.close()
-                save(out)
-                log(f"interrupted: saved {out} at epoch {state.epoch + 1}, batch {state.batch}; "
-                    f"continue with --resume {out}")
+                save(config.out)
+                report.interrupted(config.out, state)
                 raise
-            train_loss = state.epoch_cost / max(state.epoch_tokens, 1)
-            record = {"epoch": state.epoch + 1, "train_loss": train_loss, "learning_rate": state.learning_rate,
-                      "seconds": seconds, "tokens_per_second": state.epoch_tokens / max(seconds, 1e-9),
+            record = {"epoch": state.epoch + 1, "train_loss": state.epoch_cost / max(state.epoch_tokens, 1),
+                      "learning_rate": state.learning_rate, "seconds": seconds,
+                      "tokens_per_second": state.epoch_tokens / max(seconds, 1e-9),
                       "valid_loss": valid.cross_entropy if valid else None,
                       "valid_perplexity": valid.perplexity if valid else None, "compiles": trainer.compiles}
             state.history.append(record)
-            message = (f"epoch {record['epoch']}: train loss {train_loss:.4f}, "
-                       f"{record['tokens_per_second']:.0f} tokens/s, lr {state.learning_rate:g}")
-            if valid:
-                message += f", valid loss {valid.cross_entropy:.4f}, valid perplexity {valid.perplexity:.2f}"
-            log(message + f" ({trainer.compiles} compiled graphs)")
-            state.epoch += 1
-            state.batch, state.epoch_cost, state.epoch_tokens = 0, 0.0, 0
-            state.learning_rate *= lr_decay
-            if valid:
-                if valid.cross_entropy < state.best_valid_loss - min_delta:
-                    state.best_valid_loss, state.bad_epochs = valid.cross_entropy, 0
-                    save(best_path(out))
-                else:
-                    state.bad_epochs += 1
-                    state.learning_rate *= 0.5
-                    log(f"  no improvement: learning rate halved to {state.learning_rate:g}")
-                    if state.bad_epochs >= patience:
-                        state.finished = True
-                        log(f"  stopping early after {patience} epochs without improvement")
-            save(out)
+            report.epoch(record)
+            if end_of_epoch(state, record["valid_loss"], config, report):
+                save(best_path(config.out))
+            save(config.out)
     return state

@@ -17,7 +17,7 @@ There are no bias vectors, exactly as in the tutorial this project rebuilds.
 import numpy as np
 
 from lmkit.gradcheck import gradient_check as _gradient_check
-from lmkit.registry import register_model
+from lmkit.registry import checked_sizes, register_model
 from lmkit.sentences import SentenceLosses, as_indices
 
 
@@ -67,7 +67,13 @@ class RNNSizes:
                 "bptt_truncate": self.bptt_truncate}
 
     def param_shapes(self):
-        C, H = self.word_dim, self.hidden_dim
+        return self.weight_shapes(self.hparams())
+
+    @classmethod
+    def weight_shapes(cls, hparams):
+        """The shape of every array ``get_params()`` returns for a model built with ``hparams``, without
+        building it (a checkpoint's sizes are checked against these before its arrays are read)."""
+        C, H = checked_sizes(cls, hparams, "word_dim", "hidden_dim")
         return {"U": (H, C), "V": (C, H), "W": (H, H)}
 
 
@@ -124,6 +130,19 @@ class RNNNumpy(RNNSizes, SentenceLosses):
     def predict(self, x):
         """The most likely next word after each prefix of ``x``."""
         return np.argmax(self.predict_proba(x), axis=1)
+
+    # ---- one word at a time (the step API every model has; lmkit.batched, lmkit.sampling) -------------
+
+    def initial_state(self, batch=1):
+        """``[s_{-1}]``: the zero state of ``batch`` sentences, ``(H, batch)``."""
+        return [np.zeros((self.hidden_dim, batch), dtype=self.dtype)]
+
+    def step(self, state, words):
+        """Read one word per sentence: ``([s_t], log o_t)``, the new state and the log-distribution ``(B, C)``."""
+        s = np.tanh(self.U[:, words] + self.W.dot(state[0]))      # one column per sentence
+        z = self.V.dot(s).T                                        # (B, C)
+        z = z - z.max(axis=1, keepdims=True)
+        return [s], z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
     # ---- loss ---------------------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ derivatives of the summed cross-entropy. PyTensor compiles the result to C (or N
     o_t = softmax(V s_t)                   L = -sum_t log o_t[y_t]
 
 The file reads in that order: the recurrence :func:`step`, the per-sentence graph, the tutorial's
-methods, then the batched graph the project's trainer uses (the same :func:`step`, on a whole batch).
+methods, then the batched graph the project's trainer uses and the one-word step generation uses (the
+same :func:`step`, on a whole batch; :mod:`lmkit.batched` builds the cost and the step API from them).
 """
 import numpy as np
 import pytensor
@@ -17,7 +18,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.special import softmax
 
 from lmkit.backend import pytensor_mode
-from lmkit.batched_output import output_cost, output_nll
+from lmkit.batched import BatchedLM
 from lmkit.compiled import CompiledModel
 from lmkit.registry import register_model
 from lmkit.sentences import as_indices
@@ -35,7 +36,7 @@ def step(u_t, s_prev, W):
 
 
 @register_model
-class RNNTheano(RNNSizes, CompiledModel):
+class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
     """The tutorial's RNN language model compiled with PyTensor.
 
     Compiled functions (each compiled on first use, then kept; ``compile()`` forces them, see
@@ -174,32 +175,14 @@ class RNNTheano(RNNSizes, CompiledModel):
         fed to the output layer (see :meth:`gru_theano.base.RecurrentLM.dropout_sites`)."""
         return [("input", self.hidden_dim), ("output", self.hidden_dim)]
 
-    def batched_cost(self, x, y, mask, states, reset=None, dropout=None):
-        """Summed cross-entropy of a ``(T, B)`` batch, and the final state, for the batched trainer.
-
-        ``x``, ``y``: ``(T, B)`` word indices (time-major); ``mask``: ``(T, B)``, 1 on real words;
-        ``states``: ``[s0]`` with ``s0`` of shape ``(H, B)``; ``reset``: ``(T, B)``, 1 where a sentence
-        starts (the state is multiplied by ``1 - reset_t`` first, so it starts from zero); ``dropout``: masks
-        for :meth:`dropout_sites`, ``(T, H, B)`` each. The same model as the per-sentence graph, arranged for
-        speed: the input lookup ``U[:, x_t]`` for all steps and the output layer for all steps are each one
-        large operation outside ``scan``; only :func:`step` runs in the loop. Full BPTT over the ``T`` steps
-        given (the trainer cuts the streams into chunks for truncated BPTT).
-        """
-        top, final = self.batched_top(x, states, reset, dropout)
-        return output_cost(top, self.V, None, y, mask), final
-
-    def batched_nll(self, x, y, states, reset=None):
-        """``-log p`` of every target of a ``(T, B)`` batch, shape ``(T, B)``, and the final state (for scoring)."""
-        top, final = self.batched_top(x, states, reset)
-        rows = top.dimshuffle(0, 2, 1).reshape((-1, self.hidden_dim))
-        return output_nll(rows, *self.output_layer(), y.flatten()).reshape(x.shape), final
-
     def output_layer(self):
-        """The output layer's weights ``V`` (C x H) and bias (none here), for scoring outside the graph."""
+        """The output layer's weights ``V`` (C x H) and bias (none here), symbolic (:mod:`lmkit.batched`)."""
         return self.V, None
 
     def batched_top(self, x, states, reset=None, dropout=None):
-        """The recurrence of :meth:`batched_cost`: the states fed to the output layer ``(T, H, B)``, and ``[s_T]``."""
+        """The recurrence over a ``(T, B)`` batch (see :meth:`lmkit.batched.BatchedLM.batched_cost`): the states
+        fed to the output layer ``(T, H, B)``, and ``[s_T]``. The input lookup ``U[:, x_t]`` for all steps is one
+        large gather outside ``scan``; only :func:`step` runs in the loop."""
         dropout = dropout or {}
         T, B, H = x.shape[0], x.shape[1], self.hidden_dim
         inputs = self.U.T[x.flatten()].reshape((T, B, H)).dimshuffle(0, 2, 1)  # (T, H, B): U[:, x_t]
@@ -214,3 +197,8 @@ class RNNTheano(RNNSizes, CompiledModel):
                           strict=True, return_updates=False)        # (T, H, B)
         top = s * dropout["output"] if "output" in dropout else s
         return top, [s[-1]]
+
+    def next_states(self, words, states):
+        """One step for a batch of words ``(B,)`` (the step API of :mod:`lmkit.batched`): ``[s_t]`` and ``s_t``."""
+        s = step(self.U.T[words].T, states[0], self.W)   # U[:, x_t] for every sentence: (H, B)
+        return [s], s

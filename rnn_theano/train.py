@@ -1,9 +1,10 @@
 """Part 2's training loop: plain SGD, one sentence at a time, with the tutorial's learning-rate schedule.
 
 The same function, with the same return value and callback, as ``gru_theano/train.py``; what the two
-loops share (the :class:`lmkit.sgd.Progress` record, the checks, the log line) is in :mod:`lmkit.sgd`.
+loops share (the :class:`~lmkit.tutorial_loop.Progress` record, the checks, the log line) is in
+:mod:`lmkit.tutorial_loop`.
 """
-from lmkit.sgd import Progress, check_finite, check_positive, check_training_set, loss_line
+from lmkit.tutorial_loop import Progress, check_finite, check_positive, check_training_set, loss_line
 
 
 def train_with_sgd(model, X_train, y_train, learning_rate=0.005, nepoch=1, evaluate_loss_after=5,
@@ -18,7 +19,7 @@ def train_with_sgd(model, X_train, y_train, learning_rate=0.005, nepoch=1, evalu
 
     ``model`` is anything with ``sgd_step(x, y, learning_rate)`` and ``calculate_loss(X, Y)``, so both
     ``RNNNumpy`` and ``RNNTheano``. ``callback(model, progress)``, if given, runs after each evaluation (to
-    save a checkpoint, say), with a :class:`lmkit.sgd.Progress` whose ``index`` is 0 (the evaluation comes
+    save a checkpoint, say), with a :class:`~lmkit.tutorial_loop.Progress` whose ``index`` is 0 (the evaluation comes
     before the epoch's first sentence) and whose ``learning_rate`` is the one the epoch will use. ``log``
     receives each message line. ``progress``, if given, wraps each epoch's iterable of ``(x, y)`` pairs
     (e.g. a ``tqdm`` progress bar). A loss that is NaN or infinite stops training with

@@ -17,24 +17,22 @@ import os
 import shutil
 import sys
 
-from .flags import OneLineErrorParser, explicit_flags
+from .flags import OneLineErrorParser, parse
 
-# command -> module holding HELP, add_arguments(parser) and run(args); imported when the parser is built.
-COMMANDS = {name: f"rnnlm.{name.replace('-', '_')}" for name in ("train", "score", "rescore", "generate", "stats", "part2",
-                                                                 "part4", "run-theano")}
-
-
-def build_parser():
-    ap = OneLineErrorParser(prog="rnnlm", description=__doc__.split("\n\n")[0].replace("``rnnlm``: ", ""),
-                            epilog="Run 'rnnlm COMMAND --help' for a command's flags.")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        parser = sub.add_parser(name, help=module.HELP, description=module.__doc__, formatter_class=HelpFormatter,
-                                usage=f"%(prog)s {getattr(module, 'USAGE', '[flags]')}")
-        module.add_arguments(parser)
-        parser.set_defaults(run=module.run, subparser=parser)
-    return ap
+# command -> (module holding add_arguments(parser) and run(options), one line of help). Only the module of
+# the command being run is imported, and command modules import PyTensor and JAX inside run(), so neither
+# `rnnlm --help` nor `rnnlm COMMAND --help` loads them. run() receives the parsed flags as read-only
+# rnnlm.flags.Options.
+COMMANDS = {
+    "train": ("rnnlm.train", "train a model with the batched trainer (the recipe)"),
+    "score": ("rnnlm.score", "log-probabilities and perplexity of text under a saved model"),
+    "rescore": ("rnnlm.rescore", "rerank n-best lists with the model's log-probability"),
+    "generate": ("rnnlm.generate", "generate sentences from a saved model"),
+    "stats": ("rnnlm.stats", "corpus statistics as in Part 2 (sentences, words, vocabulary coverage)"),
+    "part2": ("rnnlm.part2", "the tutorial's Part 2 trainer: vanilla RNN, SGD one sentence at a time"),
+    "part4": ("rnnlm.part4", "the tutorial's Part 4 trainer: GRU or LSTM, RMSprop one sentence at a time"),
+    "run-theano": ("rnnlm.run_theano", "run a Theano-era script unchanged on PyTensor (a theano compatibility layer)"),
+}
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -53,18 +51,40 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def build_parser(only=None):
+    """The ``rnnlm`` parser and its subparsers (``{name: parser}``); ``only`` names the one command whose
+    flags are added (the others are listed with their help line), or None for all of them."""
+    ap = OneLineErrorParser(prog="rnnlm", description=__doc__.split("\n\n")[0].replace("``rnnlm``: ", ""),
+                            epilog="Run 'rnnlm COMMAND --help' for a command's flags.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parsers = {}
+    for name, (module_name, help_line) in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_line)
+            continue
+        module = importlib.import_module(module_name)
+        parser = sub.add_parser(name, help=help_line, description=module.__doc__, formatter_class=HelpFormatter,
+                                usage=f"%(prog)s {getattr(module, 'USAGE', '[flags]')}")
+        module.add_arguments(parser)
+        parsers[name] = parser
+    return ap, parsers
+
+
 def main(argv=None):
     """Run the command in ``argv`` (default: ``sys.argv[1:]``); errors exit with one line."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    ap, parsers = build_parser(only=command if command in COMMANDS else "")
+    ap.parse_args(argv)  # --help, a missing or unknown command, a bad flag: argparse prints and exits here
+    options = parse(parsers[command], argv[argv.index(command) + 1:])
+    run = importlib.import_module(COMMANDS[command][0]).run
+
+    from lmkit.backend import configure
     from lmkit.errors import RNNLMError
 
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    # The flags given on the command line (a resumed run keeps its saved settings for all others).
-    args.explicit = explicit_flags(args.subparser, argv[argv.index(args.command) + 1:])
-    run = args.run
-    del args.run, args.subparser
+    configure()  # the process settings (allocator, BLAS threads, warnings), before PyTensor or JAX start
     try:
-        run(args)
+        run(options)
     except RNNLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -1,22 +1,17 @@
-"""The flags the subcommands share, defined once, and what a resumed run does with them.
+"""The flags the subcommands share, declared once, and the read-only object a command receives.
 
-One vocabulary across ``rnnlm train``, ``part2``, ``part4``, ``score``, ``generate`` and ``stats``: the data
-flags (:func:`add_data_args`), ``--mode`` and ``--dtype`` (:func:`add_backend_args`), ``--out`` /
-``--resume`` / ``--samples`` / ``--min-length`` / ``--seed`` / ``--no-progress`` (:func:`add_output_args`).
-Numbers are parsed by :func:`number`, so an out-of-range value is refused in one line before any work.
+One vocabulary across ``rnnlm train``, ``part2``, ``part4``, ``score``, ``rescore``, ``generate`` and
+``stats``: the data flags (:func:`add_data_args`), ``--mode`` and ``--dtype`` (:func:`add_backend_args`),
+``--out`` / ``--resume`` / ``--samples`` / ``--min-length`` / ``--no-progress`` (:func:`add_output_args`), the
+model file of the commands that read one (:func:`add_model_file_args`). Numbers are parsed by
+:func:`number`, so an out-of-range value is refused in one line before any work. This module only declares
+flags: what a run does with them is :mod:`rnnlm.run`'s business. It imports neither PyTensor nor JAX, so
+``rnnlm COMMAND --help`` starts in a moment.
 """
 import argparse
 import os
-import sys
 
 from lmkit.backend import MODES
-from lmkit.errors import UsageError
-
-# The data flags a checkpoint records, so that scoring and resuming rebuild the very same splits.
-DATA_KEYS = ("corpus", "vocab_size", "convention", "max_sentences", "valid_fraction", "test_fraction",
-             "split_seed", "no_cache")
-# Flags that say where output goes or how it looks: never recorded, never restored.
-OUTPUT_KEYS = ("out", "resume", "samples", "min_length", "no_progress", "explicit", "command", "run")
 
 
 def number(cast, low=None, high=None, low_open=False, high_open=False):
@@ -57,6 +52,19 @@ def BPTT_TRUNCATE(text):
     return value
 
 
+def DEVICES(text):
+    """``--devices``: a positive integer or ``all``."""
+    if str(text).lower() == "all":
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of devices or 'all', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 device, got {value}")
+    return value
+
+
 def env_default(name, default):
     """A flag's default from the tutorial's environment variable ``name`` when it is set.
 
@@ -72,6 +80,35 @@ class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
+
+class Options(argparse.Namespace):
+    """The parsed flags of one command, read-only; ``explicit`` holds the names of those given on the
+    command line (a resumed run keeps its saved value of every other one)."""
+
+    def __init__(self, values, explicit=frozenset()):
+        for name, value in {**values, "explicit": frozenset(explicit)}.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"the parsed flags are read-only (tried to set {name!r})")
+
+    __delattr__ = __setattr__
+
+
+def parse(parser, argv):
+    """``Options`` for ``argv`` parsed by ``parser``, with ``explicit`` the destinations of the flags given
+    (``--epochs=3`` and ``--epoch 3`` included).
+
+    argparse fills in a default only for names the namespace does not have yet, so parsing again into a
+    namespace that already holds a marker for every destination leaves exactly the given ones changed.
+    """
+    values = vars(parser.parse_args(argv))
+    marker = object()
+    namespace = parser.parse_args(argv, namespace=argparse.Namespace(**{dest: marker for dest in values}))
+    return Options(values, {dest for dest, value in vars(namespace).items() if value is not marker})
+
+
+# ---------------------------------------------------------------------------------------- flag groups
 
 def add_data_args(parser, vocab_size=8000, convention="part2"):
     group = parser.add_argument_group("data")
@@ -109,106 +146,14 @@ def add_output_args(parser, out_help, samples=5, min_length=None, resume=True, o
     return group
 
 
-def explicit_flags(parser, argv):
-    """The destinations of the flags given in ``argv`` (``--epochs=3`` and ``--epoch 3`` included).
-
-    argparse fills in a default only for names the namespace does not have yet, so parsing into a
-    namespace that already holds a marker for every destination leaves exactly the given ones changed.
-    """
-    marker = object()
-    namespace = argparse.Namespace(**{a.dest: marker for a in parser._actions if a.dest != argparse.SUPPRESS})
-    parser.parse_args(argv, namespace=namespace)
-    return {dest for dest, value in vars(namespace).items() if value is not marker}
+def add_model_file_args(ap):
+    """The model a command reads (``score``, ``rescore``, ``generate``)."""
+    ap.add_argument("model", help="a checkpoint of this project, or a tutorial .npz (U,V,W or E,U,W,V,b,c)")
+    ap.add_argument("--vocab", metavar="FILE", help="the vocabulary, for tutorial files that store none")
+    add_backend_args(ap, dtype=False)
 
 
-# Settings that name files: recorded as absolute paths, so a run resumes (or is scored) from any folder.
-PATH_KEYS = ("corpus", "vocab", "init")
-
-
-def recorded_settings(args):
-    """Every setting of a run that a checkpoint records (all flags but the output ones)."""
-    settings = {k: v for k, v in vars(args).items() if k not in OUTPUT_KEYS and not callable(v)}
-    for key in PATH_KEYS:
-        if isinstance(settings.get(key), str) and os.path.exists(settings[key]):
-            settings[key] = os.path.abspath(settings[key])
-    return settings
-
-
-def restore_settings(args, saved, fixed=(), log=print):
-    """On ``--resume``: take the run's saved settings, except flags given again on this command line.
-
-    The data settings are always the saved ones: another corpus or split would silently change the run.
-    A saved setting named in ``fixed`` cannot change either: giving it with another value is an error.
-    Any other flag given again overrides the saved value, with a warning.
-    """
-    for key, value in saved.items():
-        if key in OUTPUT_KEYS or not hasattr(args, key):
-            continue
-        given = getattr(args, key)
-        if key in PATH_KEYS and isinstance(given, str) and isinstance(value, str) and os.path.exists(given) \
-                and os.path.exists(value) and os.path.samefile(given, value):
-            given = value  # the same file named from another folder
-        if key in args.explicit and given != value:
-            flag = "--" + key.replace("_", "-")
-            if key in DATA_KEYS or key in fixed:
-                raise UsageError(f"{flag} cannot change when resuming: the run was started with {value!r}")
-            log(f"warning: {flag} {given!r} replaces the run's {value!r}")
-            continue
-        setattr(args, key, value)
-
-
-# Above this share of unknown words a reused vocabulary gets a warning: the text is not what it was made for.
-HIGH_UNKNOWN_RATE = 0.1
-
-
-def load_vocabulary(path):
-    """A vocabulary from a JSON file (``Vocabulary.save``) or from a checkpoint that stores one."""
-    import zipfile
-
-    from lmkit.data import Vocabulary
-
-    if not zipfile.is_zipfile(path):
-        return Vocabulary.load(path)
-    from lmkit.checkpoint import load_checkpoint
-    from lmkit.errors import CheckpointError
-
-    stored = load_checkpoint(path)[1].get("vocab")
-    if not stored:
-        raise CheckpointError(f"{path}: stores no vocabulary")
-    return Vocabulary.from_dict(stored)
-
-
-def warn_if_unknown(vocab, sentences, what):
-    rate = vocab.unknown_rate(sentences)
-    if rate > HIGH_UNKNOWN_RATE:
-        warn(f"{100 * rate:.1f}% of the words of {what} are not in the vocabulary (read as UNKNOWN_TOKEN)")
-    return rate
-
-
-def load_dataset(settings, vocab=None):
-    """The Dataset the data flags describe (``settings``: parsed flags or a checkpoint's settings dict).
-
-    The vocabulary is ``vocab`` if given, else the one in ``--vocab`` if set, else built on the training
-    split. A reused vocabulary that leaves many words of the corpus unknown gets a warning.
-    """
-    from lmkit.data import build_dataset, load_sentences
-
-    s = settings if isinstance(settings, dict) else vars(settings)
-    missing = [k for k in DATA_KEYS if k not in s]
-    if missing:
-        raise UsageError(f"the data settings lack {', '.join(missing)}")
-    sentences = load_sentences(s["corpus"], drop_http=s["convention"] == "part4",
-                               use_cache=not s["no_cache"], max_sentences=s["max_sentences"])
-    if vocab is None and s.get("vocab"):
-        vocab = load_vocabulary(s["vocab"])
-    if vocab is not None:
-        for key in ("vocab_size", "min_count"):
-            if key in getattr(settings, "explicit", ()):
-                warn(f"--{key.replace('_', '-')} has no effect: the vocabulary is a stored one")
-        warn_if_unknown(vocab, sentences, s["corpus"])
-    return build_dataset(sentences, s["vocab_size"], s["convention"], s["valid_fraction"],
-                         s["test_fraction"], s["split_seed"], vocab=vocab, min_count=s.get("min_count", 1))
-
-
-def warn(message):
-    print(f"warning: {message}", file=sys.stderr)
+def add_report_args(ap):
+    """How log-probabilities are printed (``score`` and ``rescore``)."""
+    ap.add_argument("--log-base", choices=["e", "2", "10"], default="e", help="base of the printed logs")
+    ap.add_argument("--json", action="store_true", help="JSON lines instead of a table")

@@ -10,29 +10,44 @@ prints the n best with their log-probabilities. All three share --prefix, --min-
 the rules: START and <MASK/> never generated; UNKNOWN_TOKEN redrawn (part2) or the sentence abandoned
 (part4) when sampling, never chosen by greedy or beam search.
 """
-from .flags import COUNT, POSITIVE, POSITIVE_INT, number
-from .score import add_model_args
+from .flags import COUNT, POSITIVE_INT, add_model_file_args, number
 
 USAGE = "MODEL [flags]"
-HELP = "generate sentences from a saved model"
+# Each word costs one step of the model (O(C) work and memory), so the length only bounds the time taken.
+MAX_LENGTH = 100_000
+# Beam search keeps width x C candidate scores a step (8 MB at width 100, C = 8000): a bound on memory.
+MAX_BEAM = 1000
+# Below this, temperature makes sampling (nearly) deterministic: the likeliest word every time.
+MIN_TEMPERATURE = 0.01
+
+
+def TEMPERATURE(text):
+    """``--temperature``: a number of at least :data:`MIN_TEMPERATURE`."""
+    import argparse
+
+    value = number(float, 0, low_open=True)(text)
+    if value < MIN_TEMPERATURE:
+        raise argparse.ArgumentTypeError(f"{value:g} is below {MIN_TEMPERATURE}: sampling would take the likeliest "
+                                         "word every time; use --method greedy for that")
+    return value
 
 
 def add_arguments(ap):
-    add_model_args(ap)
+    add_model_file_args(ap)
     ap.add_argument("--method", choices=["sample", "greedy", "beam"], default="sample", help="how words are chosen")
     ap.add_argument("-n", "--samples", type=POSITIVE_INT, default=10, help="sentences to generate (beam: the n best)")
     ap.add_argument("--min-length", type=COUNT, default=7, help="fewest words per sentence")
-    # Each word re-reads the sentence so far (T x C probabilities), so the length is bounded to bound memory.
-    ap.add_argument("--max-length", type=number(int, 1, 2000), default=100,
-                    help="tokens before a sentence is abandoned (at most 2000)")
+    ap.add_argument("--max-length", type=number(int, 1, MAX_LENGTH), default=100,
+                    help=f"most words per sentence, prefix included; a longer one is abandoned (up to {MAX_LENGTH:,})")
     ap.add_argument("--rules", choices=["part2", "part4"], default=None,
                     help="part2: redraw UNKNOWN_TOKEN; part4: abandon the sentence on it "
                          "(default: the checkpoint's --convention, else part2)")
-    ap.add_argument("--temperature", type=POSITIVE, default=1.0)
+    ap.add_argument("--temperature", type=TEMPERATURE, default=1.0, metavar="X", help="<1 sharper, >1 flatter")
     ap.add_argument("--top-k", type=POSITIVE_INT, default=None, help="sample among the k likeliest words only")
     ap.add_argument("--top-p", type=number(float, 0, 1, low_open=True), default=None,
                     help="sample among the likeliest words holding this much probability (nucleus)")
-    ap.add_argument("--beam-width", type=POSITIVE_INT, default=10, help="partial sentences kept by beam search")
+    ap.add_argument("--beam-width", type=number(int, 1, MAX_BEAM), default=10,
+                    help=f"partial sentences kept by beam search (at most {MAX_BEAM})")
     ap.add_argument("--length-penalty", type=number(float, 0), default=0.0,
                     help="beam: rank by log p / length^this (0: plain log p)")
     ap.add_argument("--prefix", default="", help="text every sentence starts with")
@@ -44,15 +59,14 @@ def run(args):
     from lmkit.errors import UsageError
     from lmkit.sampling import beam_search, generate_sentences, greedy
 
-    from .flags import warn
     from .models import open_with_vocab
+    from .report import warn
 
     prefix = word_splitter()(args.prefix.lower()) if args.prefix else []
-    # A sentence holds SENTENCE_START, the words and SENTENCE_END within --max-length + 1 tokens; this
-    # keeps --min-length words and the prefix inside that with room to spare.
-    if args.min_length + 2 > args.max_length or len(prefix) + 2 > args.max_length:
-        raise UsageError(f"--max-length {args.max_length} leaves no room for --min-length {args.min_length} words "
-                         f"(or the {len(prefix)}-word prefix) between SENTENCE_START and SENTENCE_END")
+    if args.min_length > args.max_length or len(prefix) > args.max_length:
+        raise UsageError(f"--max-length {args.max_length} is shorter than --min-length {args.min_length} "
+                         f"(or the {len(prefix)}-word prefix)")
+    tokens = args.max_length + 1  # the library counts SENTENCE_START too
     model, vocab, meta = open_with_vocab(args.model, args.vocab, mode=args.mode)
     if args.top_k and args.top_k > len(vocab):
         raise UsageError(f"--top-k {args.top_k} is larger than the vocabulary ({len(vocab)} words)")
@@ -64,14 +78,15 @@ def run(args):
     if args.method != "sample" and sampling_only:
         raise UsageError(f"--{sampling_only[0].replace('_', '-')} applies to --method sample")
     if args.method == "sample":
-        for words in generate_sentences(model, vocab, args.samples, args.min_length, rules, args.seed,
-                                        args.temperature, args.top_k, prefix, args.max_length, top_p=args.top_p):
+        for words in generate_sentences(model, vocab, n=args.samples, min_length=args.min_length, rules=rules,
+                                        seed=args.seed, temperature=args.temperature, top_k=args.top_k,
+                                        prefix=prefix, max_length=tokens, top_p=args.top_p):
             print(" ".join(words))
         return
     if args.method == "greedy":
-        found = [greedy(model, vocab, args.min_length, rules, prefix, args.max_length)]
+        found = [greedy(model, vocab, min_length=args.min_length, rules=rules, prefix=prefix, max_length=tokens)]
     else:
-        found = beam_search(model, vocab, args.beam_width, args.samples, args.min_length, rules, prefix,
-                            args.max_length, args.length_penalty)
+        found = beam_search(model, vocab, width=args.beam_width, n_best=args.samples, min_length=args.min_length,
+                            rules=rules, prefix=prefix, max_length=tokens, length_penalty=args.length_penalty)
     for h in found:
         print(f"{h.logprob:10.3f}  {' '.join(h.words)}")

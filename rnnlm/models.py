@@ -1,70 +1,64 @@
-"""The model packages behind the command, and the steps every subcommand takes with a model.
+"""The model packages behind the command: which ``--model`` is which class, and opening or building one.
 
-Importing this module imports :mod:`rnn_theano` and :mod:`gru_theano`, which register their classes and
-the tutorial's file formats in :mod:`lmkit.registry`; :mod:`lmkit` itself never imports them.
+:func:`load_packages` imports :mod:`rnn_theano` and :mod:`gru_theano`, which register their classes and the
+tutorial's file formats in :mod:`lmkit.registry` (:mod:`lmkit` itself never imports them); every function
+here that needs a class calls it first, so importing this module loads nothing heavy.
 """
-import time
-
-import gru_theano  # noqa: F401  (registers GRUTheano, LSTMTheano and the tutorial's GRU file)
-import rnn_theano  # noqa: F401  (registers RNNTheano, RNNNumpy and the tutorial's U, V, W file)
-from lmkit.checkpoint import open_model
 from lmkit.errors import CheckpointError, UsageError
-from lmkit.registry import MODELS
 
 # --model NAME -> registered class name
 KINDS = {"rnn": "RNNTheano", "gru": "GRUTheano", "lstm": "LSTMTheano"}
+# The settings that describe a model's architecture (as opposed to how it is trained).
+MODEL_FLAGS = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights")
+
+
+def load_packages():
+    """Import the model packages, so that their classes and file formats are registered."""
+    import gru_theano  # noqa: F401  (registers GRUTheano, LSTMTheano and the tutorial's GRU file)
+    import rnn_theano  # noqa: F401  (registers RNNTheano, RNNNumpy and the tutorial's U, V, W file)
 
 
 def kind_of(model):
     return {v: k for k, v in KINDS.items()}[model.model_type]
 
 
-# The flags that describe a model's architecture (as opposed to how it is trained).
-MODEL_FLAGS = ("model", "hidden_dim", "embed_dim", "layers", "gate", "tie_weights")
-
-
 def model_settings(model):
-    """The values of :data:`MODEL_FLAGS` for ``model`` (what a checkpoint's run record must say about it)."""
+    """The values of :data:`MODEL_FLAGS` for ``model`` (what a checkpoint's run record says about it)."""
     return dict(zip(MODEL_FLAGS, (kind_of(model), model.hidden_dim, getattr(model, "embed_dim", None),
                                   getattr(model, "num_layers", 1), getattr(model, "gate", None),
                                   getattr(model, "tie_weights", False))))
 
 
-def adopt_model_settings(args, model, source):
-    """Set the model flags a subcommand has from ``model`` (a resumed or fine-tuned one), so its run
-    record describes the model it trains; a flag given with another value is refused."""
-    for key, value in model_settings(model).items():
-        if not hasattr(args, key):
-            continue
-        given = getattr(args, key)
-        if key in args.explicit and given is not None and given != value:
-            raise UsageError(f"--{key.replace('_', '-')} {given!r} does not match the model of {source} ({value!r})")
-        setattr(args, key, value)
+def build_model(settings, word_dim):
+    """A new model from the settings ``model``, ``hidden_dim``, ``embed_dim``, ``layers``, ``gate``,
+    ``tie_weights``, ``bptt_truncate``, ``mode``, ``dtype`` and ``seed`` (those a command has).
 
-
-def build_model(args, word_dim):
-    """A new model from the flags ``--model``, ``--hidden-dim``, ``--embed-dim``, ``--layers``, ``--gate``,
-    ``--tie-weights``, ``--bptt-truncate``, ``--mode``, ``--dtype`` and ``--seed`` (those a subcommand has).
-
-    The resolved choices are written back to ``args`` (``tie_weights``), so a checkpoint records them.
+    ``tie_weights`` None means: tied when the word vectors are as wide as the state (GRU/LSTM).
     """
-    common = {"mode": args.mode, "dtype": args.dtype, "seed": args.seed}
-    if args.model == "rnn":
-        if getattr(args, "tie_weights", None):
+    from lmkit.registry import MODELS
+
+    load_packages()
+    common = {"mode": settings["mode"], "dtype": settings["dtype"], "seed": settings["seed"]}
+    if settings["model"] == "rnn":
+        if settings.get("tie_weights"):
             raise UsageError("--tie-weights applies to --model gru and lstm")
-        args.tie_weights = False
-        return MODELS["RNNTheano"](word_dim, args.hidden_dim, bptt_truncate=getattr(args, "bptt_truncate", -1),
+        return MODELS["RNNTheano"](word_dim, settings["hidden_dim"], bptt_truncate=settings.get("bptt_truncate", -1),
                                    **common)
-    if getattr(args, "tie_weights", None) is None:
-        args.tie_weights = args.embed_dim in (None, args.hidden_dim)
-    return MODELS[KINDS[args.model]](word_dim, args.hidden_dim, embed_dim=args.embed_dim, num_layers=args.layers,
-                                     gate=args.gate, tie_weights=args.tie_weights, **common)
+    tie = settings.get("tie_weights")
+    if tie is None:
+        tie = settings["embed_dim"] in (None, settings["hidden_dim"])
+    return MODELS[KINDS[settings["model"]]](word_dim, settings["hidden_dim"], embed_dim=settings["embed_dim"],
+                                            num_layers=settings["layers"], gate=settings["gate"], tie_weights=tie,
+                                            **common)
 
 
 def open_with_vocab(path, vocab_path=None, mode=None, dtype=None):
     """``(model, vocab, meta)`` from any model file, with its own vocabulary or the one in ``vocab_path``."""
-    from .flags import load_vocabulary
+    from lmkit.checkpoint import open_model
 
+    from .data import load_vocabulary
+
+    load_packages()
     model, vocab, meta = open_model(path, mode=mode, dtype=dtype)
     if vocab_path:
         given = load_vocabulary(vocab_path)
@@ -77,33 +71,3 @@ def open_with_vocab(path, vocab_path=None, mode=None, dtype=None):
         raise CheckpointError(f"{path}: has {model.word_dim} output words but the vocabulary has "
                               f"{len(vocab)}; they do not belong together")
     return model, vocab, meta
-
-
-def report_heldout(data, score, label=""):
-    """Print ``score(split)`` for the validation and test splits that exist: the last lines of every trainer."""
-    for split in ("valid", "test"):
-        if getattr(data, split):
-            print(f"{split}{label}: {score(split)}")
-
-
-def time_sgd_step(model, X, Y, *step_args):
-    """Compile the model, then time one ``sgd_step`` on sentence 10 and print it as the tutorial did.
-
-    One untimed step comes first: the first call of a compiled function sets it up. Like the tutorial's
-    timing, these steps update the weights.
-    """
-    start = time.perf_counter()
-    model.compile()
-    print(f"Compiled in {time.perf_counter() - start:.1f} s")
-    i = min(10, len(X) - 1)
-    model.sgd_step(X[i], Y[i], *step_args)
-    start = time.perf_counter()
-    model.sgd_step(X[i], Y[i], *step_args)
-    print(f"SGD Step time: {(time.perf_counter() - start) * 1000.0:f} milliseconds ({len(X[i])} words)")
-
-
-def print_samples(model, vocab, n, min_length, rules="part2", seed=None):
-    from lmkit.sampling import generate_sentences
-
-    for words in generate_sentences(model, vocab, n, min_length, rules=rules, seed=seed):
-        print("  >", " ".join(words))

@@ -9,7 +9,6 @@ HIDDEN_DIM, LEARNING_RATE, NEPOCH and MODEL_FILE still work, and flags override 
 from .flags import (BPTT_TRUNCATE, POSITIVE, POSITIVE_INT, add_backend_args, add_data_args, add_output_args,
                     env_default)
 
-HELP = "the tutorial's Part 2 trainer: vanilla RNN, SGD one sentence at a time"
 
 
 def add_arguments(ap):
@@ -31,57 +30,47 @@ def add_arguments(ap):
 
 
 def run(args):
+    from lmkit.checkpoint import exclusive_output
+
+    from .run import output_path
+
+    with exclusive_output(output_path("part2", args)) as out:
+        train(args, out)
+
+
+def train(args, out):
     from tqdm import tqdm
 
-    from lmkit.checkpoint import open_model, run_record, save_model
-    from lmkit.errors import CheckpointError
+    from lmkit.checkpoint import save_model
     from lmkit.scoring import score_corpus
-    from lmkit.registry import MODELS
-    from lmkit.sgd import Progress
+    from lmkit.tutorial_loop import Progress
     from rnn_theano import train_with_sgd
 
-    from .flags import load_dataset, recorded_settings
-    from .models import adopt_model_settings, build_model, print_samples, report_heldout, time_sgd_step
+    from .report import print_samples, report_heldout, time_sgd_step
+    from .run import start_or_resume
 
-    model = stored_vocab = None
-    if args.init:  # the tutorial's MODEL_FILE: weights to start from (its files store no vocabulary)
-        model, stored_vocab, _ = open_model(args.init, mode=args.mode, dtype=args.dtype)
-        if model.model_type not in ("RNNTheano", "RNNNumpy"):
-            raise CheckpointError(f"{args.init}: holds a {model.model_type}; part2 trains the vanilla RNN")
-        adopt_model_settings(args, model, args.init)
-        if model.bptt_truncate != args.bptt_truncate:  # fixed in the graph: same weights, the run's truncation
-            weights = model.get_params()
-            model = MODELS["RNNTheano"](**{**model.hparams(), "bptt_truncate": args.bptt_truncate},
-                                        mode=args.mode, dtype=args.dtype)
-            model.set_params(weights)
-    data = load_dataset(args, vocab=stored_vocab)
-    vocab = data.vocab
+    run = start_or_resume("part2", args, out)
+    s, model, data, vocab = run.settings, run.model, run.data, run.vocab
     X, Y = data.xy("train")
     print(f"{len(X)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
           f"{len(data.test)} test; vocabulary {len(vocab)}")
-    if model is None:
-        model = build_model(args, len(vocab))
-    elif model.word_dim != len(vocab):
-        raise CheckpointError(f"{args.init}: has {model.word_dim} words, the vocabulary {len(vocab)}")
-    else:
-        print(f"Starting from {args.init}: {model}")
-    time_sgd_step(model, X, Y, args.learning_rate)
-
-    settings = recorded_settings(args)
+    if s.init:
+        print(f"Starting from {s.init}: {model}")
+    time_sgd_step(model, X, Y, s.learning_rate)
 
     def report(model, at):
         valid = score_corpus(model, data.valid) if data.valid else None
         if valid:
             print(f"  validation: {valid}")
-        save_model(args.out, model, vocab, run_record("part2", settings, at._asdict()))
+        save_model(run.out, model, vocab, run.record(at._asdict()))
         print_samples(model, vocab, args.samples, args.min_length, seed=at.epoch)
 
     bar = lambda it: tqdm(it, total=len(X), desc="sgd", unit="sent", leave=False, mininterval=1.0,  # noqa: E731
                           disable=args.no_progress)
-    losses, lr = train_with_sgd(model, X, Y, args.learning_rate, args.epochs, args.evaluate_loss_after,
-                                callback=report, progress=bar)
+    losses, lr = train_with_sgd(model, X, Y, learning_rate=s.learning_rate, nepoch=s.epochs,
+                                evaluate_loss_after=s.evaluate_loss_after, callback=report, progress=bar)
     final = model.calculate_loss(X, Y)
-    print(f"Loss after {args.epochs} epochs: {final:f} (learning rate now {lr:g})")
-    report(model, Progress(args.epochs * len(X), args.epochs, 0, final, lr))
+    print(f"Loss after {s.epochs} epochs: {final:f} (learning rate now {lr:g})")
+    report(model, Progress(s.epochs * len(X), s.epochs, 0, final, lr))
     report_heldout(data, lambda split: score_corpus(model, getattr(data, split)))
-    print(f"Saved {args.out}")
+    print(f"Saved {run.out}")

@@ -11,8 +11,6 @@ MODEL_OUTPUT_FILE still work, and flags override both:
 from .flags import (POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
                     env_default)
 
-HELP = "the tutorial's Part 4 trainer: GRU or LSTM, RMSprop one sentence at a time"
-FIXED = ("min_count", "vocab", "model", "hidden_dim", "embed_dim", "layers", "gate", "seed", "dtype")
 
 
 def add_arguments(ap):
@@ -40,60 +38,54 @@ def add_arguments(ap):
 
 
 def run(args):
+    from lmkit.checkpoint import exclusive_output
+
+    from .run import output_path
+
+    with exclusive_output(output_path("part4", args)) as out:
+        train(args, out)
+
+
+def train(args, out):
     from tqdm import tqdm
 
-    from lmkit.checkpoint import load_checkpoint, load_model, run_record, save_model
-    from lmkit.errors import CheckpointError
-    from lmkit.scoring import score_corpus
     from gru_theano import train_with_sgd
-    from lmkit.sgd import Progress, check_finite, loss_line
+    from lmkit.checkpoint import save_model
+    from lmkit.scoring import score_corpus
+    from lmkit.tutorial_loop import Progress, check_finite, loss_line
 
-    from .flags import load_dataset, recorded_settings, restore_settings
-    from .models import adopt_model_settings, build_model, print_samples, report_heldout, time_sgd_step
+    from .report import print_samples, report_heldout, time_sgd_step
+    from .run import start_or_resume
 
-    start_epoch = start_index = 0
-    if args.resume:
-        saved = load_checkpoint(args.resume)[1]["run"]
-        if saved.get("command") != "part4":
-            raise CheckpointError(f"{args.resume}: not a checkpoint of rnnlm part4")
-        restore_settings(args, saved["settings"], fixed=FIXED)
-        model, vocab, _ = load_model(args.resume, expected_type=("GRUTheano", "LSTMTheano"), mode=args.mode,
-                                     dtype=args.dtype)
-        adopt_model_settings(args, model, args.resume)
-        start_epoch, start_index = saved["progress"]["epoch"], saved["progress"]["index"]
-        data = load_dataset(args, vocab=vocab)
-        args.out = args.out or args.resume
-        print(f"Resuming {args.resume} at epoch {start_epoch + 1}, sentence {start_index}")
-    else:
-        data = load_dataset(args)
-        model = build_model(args, len(data.vocab))
-    args.out = args.out or f"runs/{args.model}-part4.npz"
+    run = start_or_resume("part4", args, out)
+    s, model, data = run.settings, run.model, run.data
+    start_epoch, start_index = (run.progress["epoch"], run.progress["index"]) if run.progress else (0, 0)
+    if run.progress:
+        print(f"Resuming {run.source} at epoch {start_epoch + 1}, sentence {start_index}")
     X, Y = data.xy("train")
     print(f"{len(X)} training sentences ({data.num_tokens()} words), vocabulary {len(data.vocab)}: {model}")
-    if not args.resume:
-        time_sgd_step(model, X, Y, args.learning_rate, args.rmsprop_decay)
-
-    settings = recorded_settings(args)
+    if not run.progress:
+        time_sgd_step(model, X, Y, s.learning_rate, s.rmsprop_decay)
 
     def report(model, at):
         # A report at the end of an epoch resumes at the start of the next one.
         epoch, index = (at.epoch + 1, 0) if at.index == len(X) else (at.epoch, at.index)
-        save_model(args.out, model, data.vocab, run_record("part4", settings, {
+        save_model(run.out, model, data.vocab, run.record({
             "epoch": epoch, "index": index, "num_examples_seen": at.num_examples_seen, "loss": at.loss}))
-        print(f"Saved model parameters to {args.out}.")
+        print(f"Saved model parameters to {run.out}.")
         print_samples(model, data.vocab, args.samples, args.min_length, rules="part4", seed=at.num_examples_seen)
 
     def bar(positions, epoch):
-        return tqdm(positions, desc=f"epoch {epoch + 1}/{args.epochs}", unit="sent", leave=False, mininterval=1.0,
+        return tqdm(positions, desc=f"epoch {epoch + 1}/{s.epochs}", unit="sent", leave=False, mininterval=1.0,
                     disable=args.no_progress)
 
-    train_with_sgd(model, X, Y, learning_rate=args.learning_rate, nepoch=args.epochs, decay=args.rmsprop_decay,
-                   callback_every=args.print_every, callback=report, seed=args.seed, start_epoch=start_epoch,
-                   start_index=start_index, progress=bar, loss_subsample=args.loss_subsample)
-    seen = args.epochs * len(X)
-    if seen % args.print_every:  # the last examples were not reported yet: report them as the loop would
-        loss = check_finite(model.calculate_loss(X[:args.loss_subsample], Y[:args.loss_subsample]), seen,
-                            args.learning_rate)
-        print(loss_line(seen, args.epochs - 1, loss))
-        report(model, Progress(seen, args.epochs - 1, len(X), loss, args.learning_rate))
+    train_with_sgd(model, X, Y, learning_rate=s.learning_rate, nepoch=s.epochs, decay=s.rmsprop_decay,
+                   callback_every=s.print_every, callback=report, seed=s.seed, start_epoch=start_epoch,
+                   start_index=start_index, progress=bar, loss_subsample=s.loss_subsample)
+    seen = s.epochs * len(X)
+    if seen % s.print_every:  # the last examples were not reported yet: report them as the loop would
+        loss = check_finite(model.calculate_loss(X[:s.loss_subsample], Y[:s.loss_subsample]), seen,
+                            s.learning_rate)
+        print(loss_line(seen, s.epochs - 1, loss))
+        report(model, Progress(seen, s.epochs - 1, len(X), loss, s.learning_rate))
     report_heldout(data, lambda split: score_corpus(model, getattr(data, split)))

@@ -8,15 +8,13 @@ a recogniser's or translator's log-score, defaults to 0); the lines of one ID fo
 every ID in input order, its hypotheses best first: ``ID  RANK  TOTAL  SCORE  LM  TEXT``, where LM is the
 model's log-probability of the text as one sentence (in --log-base) and TOTAL = SCORE + weight x LM.
 """
-from .flags import number
-from .score import add_model_args, add_report_args, json_line
+from .flags import add_model_file_args, add_report_args, number
 
 USAGE = "MODEL NBEST [flags]"
-HELP = "rerank n-best lists with the model's log-probability"
 
 
 def add_arguments(ap):
-    add_model_args(ap)
+    add_model_file_args(ap)
     ap.add_argument("nbest", metavar="NBEST", help="the n-best file (- for standard input)")
     ap.add_argument("--weight", type=number(float, 0), default=1.0, help="the model's weight (lambda)")
     add_report_args(ap)
@@ -74,6 +72,7 @@ def run(args):
     from lmkit.scoring import LOG_BASES, sentence_logprobs
 
     from .models import open_with_vocab
+    from .score import json_line
 
     if args.nbest == "-":
         hypotheses = read_nbest(decode_text(sys.stdin.buffer.read(), "standard input").splitlines(), "standard input")

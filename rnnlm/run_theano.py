@@ -1,4 +1,4 @@
-"""Run a Theano-era script unchanged on PyTensor, through lmkit's ``theano`` compatibility layer.
+"""Run a Theano-era script unchanged on PyTensor, through the ``theano`` compatibility layer (``theano_compat``).
 
     rnnlm run-theano rnn_theano_demo.py                  # `import theano` in the script gets the layer
     rnnlm run-theano --mode jax train.py --epochs 3      # flags after the script are the script's own
@@ -16,7 +16,6 @@ from pathlib import Path
 
 from lmkit.backend import MODES
 
-HELP = "run a Theano-era script unchanged on PyTensor (a theano compatibility layer)"
 USAGE = "[--mode M] [--floatX T] SCRIPT.py [ARGS ...]"
 # Packages of this project named like the tutorial's own files; the script's files of those names win.
 PROJECT_PACKAGES = ("rnn_theano", "gru_theano")
@@ -53,7 +52,7 @@ def run(args):
     import runpy
     import sys
 
-    from lmkit import theano_compat
+    import theano_compat
     from lmkit.errors import UsageError
 
     path = Path(args.script)

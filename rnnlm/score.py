@@ -11,27 +11,13 @@ words outside the vocabulary (README, Scoring text). --file and --split go throu
 """
 import argparse
 
-from .flags import add_backend_args
+from .flags import add_model_file_args, add_report_args
 
 USAGE = "MODEL (--text TEXT | --file PATH | --split NAME) [flags]"
-HELP = "log-probabilities and perplexity of text under a saved model"
-
-
-def add_model_args(ap):
-    """The model to open (shared with ``generate`` and ``rescore``)."""
-    ap.add_argument("model", help="a checkpoint of this project, or a tutorial .npz (U,V,W or E,U,W,V,b,c)")
-    ap.add_argument("--vocab", metavar="FILE", help="the vocabulary, for tutorial files that store none")
-    add_backend_args(ap, dtype=False)
-
-
-def add_report_args(ap):
-    """How log-probabilities are printed (shared with ``rescore``)."""
-    ap.add_argument("--log-base", choices=["e", "2", "10"], default="e", help="base of the printed logs")
-    ap.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
 
 def add_arguments(ap):
-    add_model_args(ap)
+    add_model_file_args(ap)
     what = ap.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", help="score these sentences")
     what.add_argument("--file", metavar="PATH", help="a text file, folder or .csv; - reads standard input")
@@ -52,7 +38,7 @@ def read_text(args, vocab, meta):
     from lmkit.data.sources import decode_text, paragraphs
     from lmkit.errors import RNNLMError
 
-    from .flags import DATA_KEYS, load_dataset
+    from .data import DATA_KEYS, load_dataset
 
     if args.text is not None:
         return tokenize_documents([args.text])
@@ -91,7 +77,7 @@ def run(args):
     from lmkit.errors import RNNLMError
     from lmkit.scoring import LOG_BASES, Score, sentence_logprobs
 
-    from .flags import warn_if_unknown
+    from .data import warn_if_unknown
     from .models import open_with_vocab
 
     model, vocab, meta = open_with_vocab(args.model, args.vocab, mode=args.mode)

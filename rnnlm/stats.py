@@ -6,7 +6,6 @@
 """
 from .flags import COUNT, add_data_args
 
-HELP = "corpus statistics as in Part 2 (sentences, words, vocabulary coverage)"
 
 
 def add_arguments(ap):
@@ -18,16 +17,17 @@ def run(args):
     import time
     from collections import Counter
 
-    from lmkit.data import Vocabulary, load_sentences, make_xy
+    from lmkit.data import Vocabulary, make_xy
+
+    from .data import load_sentences_of
 
     start = time.perf_counter()
-    sentences = load_sentences(args.corpus, drop_http=args.convention == "part4",
-                               use_cache=not args.no_cache, max_sentences=args.max_sentences)
+    sentences = load_sentences_of(vars(args))
     elapsed = time.perf_counter() - start
     freq = Counter(t for s in sentences for t in s)
     num_tokens = sum(freq.values())
     if args.vocab:
-        from .flags import load_vocabulary
+        from .data import load_vocabulary
 
         vocab = load_vocabulary(args.vocab)
     else:
@@ -36,10 +36,9 @@ def run(args):
     print(f"Parsed {len(sentences)} sentences ({elapsed:.1f} s).")
     print(f"Found {len(freq)} unique words tokens ({num_tokens} tokens in all).")
     print(f"Using vocabulary size {len(vocab)} ({vocab.convention} convention).")
-    kept = [w for w in vocab.words if w in freq and w != vocab.words[vocab.unknown_index]]
-    if kept:  # counted in this corpus (a stored vocabulary may carry no counts, or another corpus's)
-        word = min(kept, key=lambda w: (freq[w], w))
-        print(f"The least frequent word in our vocabulary is '{word}' and appeared {freq[word]} times.")
+    least = vocab.least_frequent(freq)  # counted in this corpus (a stored vocabulary may carry another's)
+    if least:
+        print(f"The least frequent word in our vocabulary is '{least[0]}' and appeared {least[1]} times.")
     print(f"The vocabulary covers {100.0 * covered / num_tokens:.2f}% of all tokens; "
           f"the rest become {vocab.words[vocab.unknown_index]}.")
     i = min(args.example, len(sentences) - 1)

@@ -9,19 +9,11 @@ Adam with gradient clipping, dropout, tied embeddings, a learning rate that deca
 on a plateau, early stopping; an atomic checkpoint every epoch and on Ctrl-C, the best one beside it.
 """
 import argparse
-import os
-from pathlib import Path
 
-from lmkit.devices import parse_devices
+from .flags import (DEVICES, POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
+                    number)
+from .models import KINDS
 
-from .flags import (POSITIVE, POSITIVE_INT, RATE, add_backend_args, add_data_args, add_output_args,
-                    load_dataset, number, recorded_settings, restore_settings)
-from .models import KINDS, MODEL_FLAGS, adopt_model_settings, build_model, kind_of, report_heldout
-
-HELP = "train a model with the batched trainer (the recipe)"
-# Settings a resumed run may not change: it would no longer be the run that was started.
-FIXED = ("min_count", "vocab", *MODEL_FLAGS, "optimizer", "clip", "bptt", "batch_size", "dropout",
-         "variational_dropout", "seed", "dtype")
 
 
 def add_arguments(ap):
@@ -51,110 +43,85 @@ def add_arguments(ap):
     t.add_argument("--epochs", type=POSITIVE_INT, default=10, help="passes over the training data")
     t.add_argument("--patience", type=POSITIVE_INT, default=3, help="epochs without improvement before stopping")
     t.add_argument("--seed", type=int, default=0, help="initialisation, batch order and dropout seed")
-    t.add_argument("--devices", type=parse_devices, default=1, metavar="N|all",
+    t.add_argument("--devices", type=DEVICES, default=1, metavar="N|all",
                    help="split each batch over N JAX devices (data parallel)")
     add_output_args(ap, "checkpoint path (default: runs/<model>.npz)", samples=5)
+
+
+def check_devices(settings):
+    """``--devices`` against the backend and the batch size, before any data is read (one-line errors)."""
+    from lmkit import devices
+    from lmkit.backend import pytensor_mode
+    from lmkit.errors import UsageError
+
+    n, mode = settings.devices, pytensor_mode(settings.mode)
+    if n not in (1, None) and mode != "JAX":
+        raise UsageError(f"--devices {n} needs --mode jax (several devices run through JAX only)")
+    if mode != "JAX":
+        return
+    count = devices.count(n)
+    if settings.batch_size % count:
+        raise UsageError(f"--batch-size {settings.batch_size} does not split over {count} devices: "
+                         f"give a multiple of {count}")
+    try:
+        devices.resolve(n)
+    except ValueError:
+        import jax
+
+        here = jax.devices()
+        hint = (" (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N host devices)"
+                if here[0].platform == "cpu" else "")
+        raise UsageError(f"--devices {n}: only {len(here)} {here[0].platform} device"
+                         f"{'s' if len(here) > 1 else ''} here{hint}") from None
 
 
 def run(args):
     from lmkit.checkpoint import exclusive_output
 
+    from .run import output_path
+
     # Claim the output before any work: a second run with the same --out, or an --out that cannot be
     # written, is refused now rather than after an epoch of training.
-    with exclusive_output(args.out or args.resume or default_out(args)):
-        train(args)
+    with exclusive_output(output_path("train", args)) as out:
+        train(args, out)
 
 
-def default_out(args):
-    """``runs/<model>.npz``, where ``<model>`` is the kind of model trained (the ``--init`` file's, if given)."""
-    from lmkit.checkpoint import open_model
+def train(args, out):
+    from pathlib import Path
 
-    return f"runs/{kind_of(open_model(args.init)[0]) if args.init else args.model}.npz"
-
-
-def start_from(args):
-    """Fine-tuning: the model and vocabulary of ``--init`` (a new run: fresh optimizer, new data)."""
-    from lmkit.errors import UsageError
-
-    from .models import open_with_vocab
-
-    for key in MODEL_FLAGS:
-        if key in args.explicit:
-            raise UsageError(f"--{key.replace('_', '-')} cannot be given with --init: the model is {args.init}'s")
-    model, vocab, _ = open_with_vocab(args.init, args.vocab, mode=args.mode, dtype=args.dtype)
-    adopt_model_settings(args, model, args.init)
-    return model, vocab
-
-
-def check_devices(args):
-    """``--devices`` against the backend and the batch size, before any data is read (one-line errors)."""
-    from lmkit.backend import pytensor_mode
-    from lmkit.devices import check, resolve
-
-    check(args.devices, args.batch_size, pytensor_mode(args.mode))
-    if pytensor_mode(args.mode) == "JAX":
-        resolve(args.devices)  # enough devices?
-
-
-def train(args):
-    from lmkit.backend import default_batched_mode
-    from lmkit.checkpoint import load_checkpoint, load_model, read_weights, run_record
-    from lmkit.errors import CheckpointError
+    from lmkit.checkpoint import best_path, read_weights
     from lmkit.plotting import plot_history
-    from lmkit.trainer import BatchedTrainer, FitState, best_path, fit
+    from lmkit.trainer import BatchedTrainer, FitConfig, FitState, Report, fit
 
-    state, optimizer_state = None, None
-    if args.resume:
-        saved = load_checkpoint(args.resume)[1]["run"]
-        if saved.get("command") != "train":
-            raise CheckpointError(f"{args.resume}: not a checkpoint of rnnlm train (it has no batched training state)")
-        # Every recorded setting comes back (dtype and backend included); a flag given again either replaces
-        # one with a warning (epochs, patience, learning rate and its decay, backend) or is refused.
-        restore_settings(args, saved["settings"], fixed=FIXED)
-    args.mode = args.mode or default_batched_mode()
-    check_devices(args)
-    if args.resume:
-        model, vocab, meta = load_model(args.resume, mode=args.mode, dtype=args.dtype)
-        adopt_model_settings(args, model, args.resume)
-        args.out = args.out or args.resume
-        state, optimizer_state = FitState.from_dict(saved["progress"]), meta["optimizer_state"]
+    from .report import print_samples, report_heldout
+    from .run import start_or_resume
+
+    run = start_or_resume("train", args, out, check=check_devices)
+    s, model, data = run.settings, run.model, run.data
+    if run.progress is not None:
+        state = FitState.from_dict(run.progress)
         if "learning_rate" in args.explicit:
-            state.learning_rate = args.learning_rate
-        data = load_dataset(args, vocab=vocab)
-        print(f"Resuming {args.resume}: epoch {state.epoch + 1}, batch {state.batch}, lr {state.learning_rate:g}")
-    elif args.init:
-        model, vocab = start_from(args)
-        data = load_dataset(args, vocab=vocab)
-        state = FitState(learning_rate=args.learning_rate)
-        print(f"Starting from {args.init}: its weights and its vocabulary of {len(vocab)} words")
+            state.learning_rate = s.learning_rate
+        print(f"Resuming {run.source}: epoch {state.epoch + 1}, batch {state.batch}, lr {state.learning_rate:g}")
     else:
-        data = load_dataset(args)
-        model = build_model(args, len(data.vocab))
-        state = FitState(learning_rate=args.learning_rate)
-    args.out = args.out or f"runs/{args.model}.npz"  # the model's kind is known by now (--init's included)
-    print(f"{len(data.train)} training sentences ({data.num_tokens()} words), {len(data.valid)} validation, "
-          f"{len(data.test)} test; vocabulary {len(data.vocab)}")
-    devices = f" on {args.devices} devices" if args.devices not in (1, None) else ""
-    print(f"{model} on the {args.mode} backend{devices}, {args.optimizer}, batch {args.batch_size}, bptt {args.bptt}"
-          + (f", dropout {args.dropout:g}" + (" (variational)" if args.variational_dropout else "")
-             if args.dropout else ""))
+        state = FitState(learning_rate=s.learning_rate)
+        if s.init:
+            print(f"Starting from {s.init}: its weights and its vocabulary of {len(run.vocab)} words")
+    print(run.describe_data())
+    devices = f" on {s.devices} devices" if s.devices not in (1, None) else ""
+    print(f"{model} on the {s.mode} backend{devices}, {s.optimizer}, batch {s.batch_size}, bptt {s.bptt}"
+          + (f", dropout {s.dropout:g}" + (" (variational)" if s.variational_dropout else "") if s.dropout else ""))
 
-    trainer = BatchedTrainer(model, args.optimizer, args.clip, args.bptt, args.batch_size, mode=args.mode,
-                             dropout=args.dropout, variational=args.variational_dropout, devices=args.devices)
-    if optimizer_state:
-        trainer.set_state(optimizer_state)
-    state = fit(trainer, data, state, args.epochs, args.out, seed=args.seed, patience=args.patience,
-                lr_decay=args.lr_decay, run=run_record("train", recorded_settings(args)),
-                progress=not args.no_progress)
-    png = plot_history(state.history, Path(args.out).with_suffix(".png"), f"{args.model} on {args.corpus}")
-    best = best_path(args.out) if os.path.exists(best_path(args.out)) else args.out
-    print(f"Saved {args.out}" + (f", the best model {best}" if best != args.out else "") + f" and the loss curves {png}")
+    trainer = BatchedTrainer(model, optimizer=s.optimizer, clip=s.clip, bptt=s.bptt, batch_size=s.batch_size,
+                             mode=s.mode, dropout=s.dropout, variational=s.variational_dropout, devices=s.devices)
+    if run.optimizer_state:
+        trainer.set_state(run.optimizer_state)
+    config = FitConfig(epochs=s.epochs, out=run.out, seed=s.seed, patience=s.patience, lr_decay=s.lr_decay)
+    state = fit(trainer, data, state, config, run=run.record(), report=Report(progress=not args.no_progress))
+    png = plot_history(state.history, Path(run.out).with_suffix(".png"), f"{s.model} on {s.corpus}")
+    best = best_path(run.out) if best_path(run.out).exists() else run.out
+    print(f"Saved {run.out}" + (f", the best model {best}" if best != run.out else "") + f" and the loss curves {png}")
 
     model.set_params(read_weights(best))
     report_heldout(data, lambda split: trainer.evaluate(*data.xy(split)), " (best model)")
-    # Sampling runs the per-sentence graph, one new length per word: compiled once in C, not per length in JAX.
-    sampler = model if args.mode == "c" else type(model)(**model.hparams(), mode="c", dtype=args.dtype)
-    sampler.set_params(model.get_params())
-    from .models import print_samples
-
-    print_samples(sampler, data.vocab, args.samples, 5, seed=args.seed)
+    print_samples(model, data.vocab, args.samples, 5, seed=s.seed)

@@ -32,3 +32,10 @@ def run_script(name, *args, env=None):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, str(REPO / "scripts" / name), *map(str, args)],
                           capture_output=True, text=True, env=full_env, cwd=REPO, timeout=600)
+
+
+def pytest_configure(config):
+    """The process settings the command line makes (one BLAS thread, the allocator, expected warnings off)."""
+    from lmkit.backend import configure
+
+    configure()

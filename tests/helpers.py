@@ -46,3 +46,37 @@ def randomized(model, seed, scale=0.6):
     model.set_params({name: rng.uniform(-scale, scale, var.get_value().shape)
                       for name, var in model.params.items()}, with_cache=False)
     return model
+
+
+class ReadsHistory:
+    """The step API (``initial_state``, ``step``) for a test model that defines only ``predict_proba(x)``.
+
+    The state is each sentence's words so far (an object array, the batch on its last axis, as the library
+    expects) and a step re-reads the whole history with ``predict_proba``: quadratic, and independent of the
+    real models' step code, which is the point. ``steps`` records the batch size of every call.
+    """
+
+    def initial_state(self, batch=1):
+        histories = np.empty(batch, dtype=object)
+        for i in range(batch):
+            histories[i] = ()
+        return [histories]
+
+    def step(self, state, words):
+        self.steps = getattr(self, "steps", []) + [len(words)]
+        histories = np.empty(len(words), dtype=object)
+        for i, (history, word) in enumerate(zip(state[0], words)):
+            histories[i] = (*history, int(word))
+        probs = np.stack([np.asarray(self.predict_proba(np.array(h)), dtype=np.float64)[-1] for h in histories])
+        with np.errstate(divide="ignore"):
+            return [histories], np.log(probs)
+
+
+class TableModel(ReadsHistory):
+    """p(next | previous word) from a fixed table, with the step API."""
+
+    def __init__(self, table):
+        self.table = np.asarray(table, dtype=np.float32)
+
+    def predict_proba(self, x):
+        return self.table[np.asarray(x)]

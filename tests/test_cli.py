@@ -11,6 +11,7 @@ import pytest
 
 from lmkit.checkpoint import META_KEY, load_checkpoint
 from rnnlm.cli import COMMANDS, build_parser
+from rnnlm.flags import parse
 
 from .conftest import REPO
 
@@ -44,8 +45,10 @@ def test_no_lmkit_module_imports_a_model_package():
 
 
 def test_model_packages_register_their_classes_and_formats():
-    import rnnlm.models  # noqa: F401  (imports both packages)
     from lmkit.registry import FORMATS, MODELS
+    from rnnlm.models import load_packages
+
+    load_packages()
 
     assert set(MODELS) >= {"RNNNumpy", "RNNTheano", "GRUTheano", "LSTMTheano"}
     assert FORMATS["rnn-original"][0] == {"U", "V", "W"}
@@ -63,7 +66,7 @@ def test_rnnlm_help_lists_every_subcommand_and_each_help_fits_a_screen(monkeypat
     top = help_text()
     assert set(COMMANDS) == {"train", "score", "rescore", "generate", "stats", "part2", "part4", "run-theano"}
     monkeypatch.setenv("COLUMNS", "100")
-    subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
+    _, subparsers = build_parser()
     for name in COMMANDS:
         assert any(line.split()[:1] == [name] for line in top.splitlines()), name
         lines = subparsers[name].format_help().splitlines()
@@ -81,8 +84,7 @@ def test_the_installed_rnnlm_command_runs():
 
 
 def test_one_vocabulary_of_flags_across_subcommands():
-    parser = build_parser()
-    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    _, subparsers = build_parser()
     seen = {}  # option string -> (dest, type name) of its first definition
     for name, sub in subparsers.items():
         for action in sub._actions:
@@ -115,3 +117,37 @@ def test_a_version_1_checkpoint_reads_as_a_run_record(tmp_path):
     part4 = load_checkpoint(tmp_path / "part4.npz")[1]["run"]["settings"]
     assert part4["model"] == "lstm" and part4["rmsprop_decay"] == 0.5  # today's names for --cell and --decay
     assert load_checkpoint(tmp_path / "part2.npz")[1]["run"]["progress"] == {"epoch": 3, "num_examples_seen": 9}
+
+
+def test_help_imports_neither_pytensor_nor_jax():
+    """`rnnlm --help` and `rnnlm COMMAND --help` start in a moment: the command table is static and the
+    command modules import the engine only when they run."""
+    for argv in (["--help"], ["stats", "--help"], ["train", "--help"], ["generate", "--help"]):
+        code = ("import sys, runpy; sys.argv = ['rnnlm', *%r]\n"
+                "try:\n    runpy.run_module('rnnlm', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+                "print(sorted(m for m in ('pytensor', 'jax', 'numpy', 'gru_theano') if m in sys.modules))" % argv)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+        assert out.stdout.strip().splitlines()[-1] == "[]", (argv, out.stdout[-300:])
+
+
+def test_importing_the_packages_changes_nothing_in_the_process():
+    """No allocator settings, BLAS limits or warning filters on import: lmkit.backend.configure() makes them."""
+    code = ("import warnings, sys\n"
+            "import numpy, scipy.sparse, pytensor.tensor, pytensor.link.jax.dispatch  # their own filters first\n"
+            "before = list(warnings.filters)\n"
+            "import lmkit, lmkit.backend, lmkit.allocator, rnn_theano, gru_theano, theano_compat, rnnlm.cli\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print(warnings.filters == before, lmkit.allocator.applied, lmkit.backend._configured,"
+            " {i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'} != {1})")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, check=True)
+    assert out.stdout.split() == ["True", "False", "None", "True"], out.stdout + out.stderr
+
+
+def test_parsed_flags_are_read_only_and_know_which_were_given():
+    _, parsers = build_parser(only="train")
+    options = parse(parsers["train"], ["--epochs=3", "--dropout", "0.1", "--no-progress"])
+    assert options.explicit == {"epochs", "dropout", "no_progress"} and options.epochs == 3
+    assert options.hidden_dim == 192 and "hidden_dim" not in options.explicit
+    with pytest.raises(AttributeError, match="read-only"):
+        options.epochs = 4

@@ -53,8 +53,16 @@ def test_vocabulary_size_below_three_is_refused():
         Vocabulary.build(CORPUS, 2)
 
 
+def test_part4_ties_are_kept_and_ordered_by_the_word():
+    """Three words of count 1 kept out of four: chosen alphabetically, and listed (ascending order of count)
+    in alphabetical order among themselves."""
+    v = Vocabulary.build(CORPUS, 7, "part4")
+    assert v.words == [MASK_TOKEN, UNKNOWN_TOKEN, "c", "d", "e", "b", "a"]
+    assert v.counts == [0, 1, 1, 1, 1, 2, 4]
+
+
 def test_vocabulary_json_round_trip(tmp_path):
-    v = Vocabulary.build(CORPUS, 5, "part4")
+    v = Vocabulary.build([[SENTENCE_START, *s, SENTENCE_END] for s in CORPUS], 7, "part4")
     v.save(tmp_path / "vocab.json")
     w = Vocabulary.load(tmp_path / "vocab.json")
     assert w == v and w.convention == "part4" and w.counts == v.counts

@@ -78,13 +78,15 @@ def collectives(trainer, chunk):
     """The collectives in the compiled 2-device training program (XLA's HLO text after partitioning)."""
     import re
 
+    from lmkit import pytensor_internals as internals
+
     fn, placement = trainer._function("train"), trainer.placement
     batch = [chunk.x, chunk.y, chunk.mask, chunk.reset, *trainer.carry, *trainer._dropout_masks(chunk)]
-    explicit = iter([*(placement.split(a, dtype=np.int32 if i < 2 else trainer.dtype) for i, a in enumerate(batch)),
-                     np.asarray(0.5, dtype=trainer.dtype)])
-    values = [placement.replicate(c.storage[0]) if spec.implicit else next(explicit)
-              for c, spec in zip(fn.input_storage, fn.maker.inputs)]
-    text = fn.vm.jit_fn.lower(*values).compile().as_text()
+    explicit = [*(placement.split(a, dtype=np.int32 if i < 2 else trainer.dtype) for i, a in enumerate(batch)),
+                np.asarray(0.5, dtype=trainer.dtype)]
+    values = [placement.replicate(v) if shared else v for v, shared in
+              zip(internals.input_values(fn, explicit), internals.shared_inputs(fn))]
+    text = internals.jax_program(fn).lower(*values).compile().as_text()
     return {op: len(re.findall(rf"\b{op}(-start)?\(", text)) for op in ("all-gather", "all-reduce", "all-to-all")}
 
 
@@ -129,7 +131,7 @@ def child_checkpoints(data, folder):
     """
     from lmkit.checkpoint import load_model, run_record, save_model
     from lmkit.data import Dataset
-    from lmkit.trainer import BatchedTrainer, FitState, fit
+    from lmkit.trainer import BatchedTrainer, FitConfig, FitState, Report, fit
 
     data = Dataset(data.vocab, data.train)
     X, Y = data.xy("train")
@@ -145,8 +147,8 @@ def child_checkpoints(data, folder):
         return trainer, FitState.from_dict(meta["run"]["progress"])
 
     def run_fit(epochs, out, trainer, state=None):
-        state = fit(trainer, data, state or FitState(learning_rate=lr), epochs, out, seed=0, log=lambda *a: None,
-                    progress=False)
+        state = fit(trainer, data, state or FitState(learning_rate=lr), FitConfig(epochs=epochs, out=str(out)),
+                    report=Report(log=lambda *a: None, progress=False))
         return trainer, state
 
     report = {}
@@ -237,18 +239,18 @@ def test_checkpoints_move_between_device_counts(report, move):
         assert r["updates"] == 2 * report["checkpoints"]["chunks"]
 
 
-def test_device_settings_that_cannot_work_are_refused_in_one_line():
-    from lmkit.devices import check, parse_devices
-    from lmkit.errors import UsageError
+def test_device_settings_that_cannot_work_are_refused():
+    from lmkit.devices import check
+    from rnnlm.flags import DEVICES
 
-    assert parse_devices("all") == "all" and parse_devices("3") == 3
+    assert DEVICES("all") == "all" and DEVICES("3") == 3
     for bad in ("0", "-1", "two"):
         with pytest.raises(Exception, match="expected"):
-            parse_devices(bad)
+            DEVICES(bad)
     assert check(2, 8, "JAX") == 2 and check(None, 5, "CVM") == 1 and check(1, 5, "JAX") == 1
-    with pytest.raises(UsageError, match="--batch-size 6 does not split over 4 devices"):
+    with pytest.raises(ValueError, match="a batch of 6 does not split over 4 devices"):
         check(4, 6, "JAX")
-    with pytest.raises(UsageError, match="needs --mode jax"):
+    with pytest.raises(ValueError, match="2 devices need JAX mode"):
         check(2, 8, "CVM")
 
 

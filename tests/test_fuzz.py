@@ -13,14 +13,14 @@ from .conftest import run_script
 
 VALUES = ["-3", "0", "1", "0.5", "nan", "inf", "x", "", "7", "-0.0"]
 TINY = {"train.py": ["--epochs", "1", "--hidden-dim", "4", "--samples", "1"],
-        "train_rnn.py": ["--epochs", "1", "--samples", "1"],
-        "train_gru.py": ["--epochs", "1", "--hidden-dim", "4", "--samples", "1"],
-        "corpus_stats.py": []}
+        "train_part2.py": ["--epochs", "1", "--samples", "1"],
+        "train_part4.py": ["--epochs", "1", "--hidden-dim", "4", "--samples", "1"],
+        "stats.py": []}
 FLAGS = {"train.py": ["--bptt", "--batch-size", "--hidden-dim", "--dropout", "--learning-rate", "--lr-decay",
                       "--layers", "--clip", "--samples", "--patience", "--valid-fraction", "--seed"],
-         "train_rnn.py": ["--hidden-dim", "--learning-rate", "--evaluate-loss-after", "--bptt-truncate"],
-         "train_gru.py": ["--hidden-dim", "--learning-rate", "--print-every", "--layers"],
-         "corpus_stats.py": ["--vocab-size", "--max-sentences", "--test-fraction"]}
+         "train_part2.py": ["--hidden-dim", "--learning-rate", "--evaluate-loss-after", "--bptt-truncate"],
+         "train_part4.py": ["--hidden-dim", "--learning-rate", "--print-every", "--layers"],
+         "stats.py": ["--vocab-size", "--max-sentences", "--test-fraction"]}
 
 
 def cases(seed=0, per_script=3):
@@ -47,7 +47,7 @@ def corpus(tmp_path_factory):
 @pytest.mark.parametrize("script, flag, value", list(cases()))
 def test_random_flag_values(tmp_path, corpus, script, flag, value):
     args = ["--corpus", corpus, "--vocab-size", "20", *TINY[script], flag, value]
-    if script != "corpus_stats.py":
+    if script != "stats.py":
         args += ["--out", tmp_path / "m.npz"]
     assert_clean(run_script(script, *args))
 
@@ -70,4 +70,4 @@ def test_random_bytes_and_truncated_files(tmp_path, corpus):
             assert proc.returncode == 2, proc.stderr
             assert_clean(proc)
     assert_clean(run_script("score.py", trained, "--file", text_noise))
-    assert_clean(run_script("corpus_stats.py", "--corpus", text_noise, "--vocab-size", "20"))
+    assert_clean(run_script("stats.py", "--corpus", text_noise, "--vocab-size", "20"))

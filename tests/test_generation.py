@@ -8,11 +8,13 @@ from lmkit.data import MASK_TOKEN, SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, 
 from lmkit.errors import RNNLMError
 from lmkit.sampling import Hypothesis, adjust, beam_search, generate_sentences, greedy
 
+from .helpers import ReadsHistory, TableModel
+
 PART2 = Vocabulary([SENTENCE_START, SENTENCE_END, "a", "b", "c", UNKNOWN_TOKEN], "part2")
 PART4 = Vocabulary([MASK_TOKEN, UNKNOWN_TOKEN, "c", "b", "a", SENTENCE_START, SENTENCE_END], "part4")
 
 
-class HistoryModel:
+class HistoryModel(ReadsHistory):
     """Every history (the whole sentence so far) has its own fixed random next-word distribution.
 
     Unlike a bigram table, the best continuation depends on everything before it, which is what search has
@@ -35,18 +37,6 @@ class HistoryModel:
     def predict_proba(self, x):
         x = [int(i) for i in x]
         return np.stack([self.distribution(x[: t + 1]) for t in range(len(x))])
-
-
-class TableModel:
-    """p(next | previous word) from a fixed table; counts its calls."""
-
-    def __init__(self, table):
-        self.table = np.asarray(table, dtype=np.float32)
-        self.calls = 0
-
-    def predict_proba(self, x):
-        self.calls += 1
-        return self.table[np.asarray(x)]
 
 
 def generated_logprob(model, vocab, sentence, prefix_length):
@@ -131,13 +121,14 @@ def test_exact_search_with_prefix_and_min_length(length_penalty):
 
 
 def test_search_stops_once_the_finished_beat_every_open_hypothesis():
-    """With END at 0.9 everywhere, the empty sentence wins at the first step: one model call, not 30."""
+    """With END at 0.9 everywhere, the empty sentence wins at the first step: one model step (reading START),
+    not 30."""
     table = np.full((6, 6), 0.1 / 4)
     table[:, 1] = 0.9
     model = TableModel(table)
     best = beam_search(model, PART2, width=50, max_length=30)
     assert best[0].words == [] and best[0].logprob == pytest.approx(np.log(np.float32(0.9)))
-    assert model.calls == 1
+    assert model.steps == [1]
 
 
 def test_a_real_rnn_agrees_with_enumeration():
@@ -189,13 +180,13 @@ def test_ties_go_to_the_lower_word_index_in_greedy_and_beam():
     assert [h.words for h in beam_search(model, PART2, width=2, n_best=2)] == [["a"], ["b"]]
 
 
-def test_the_beam_holds_at_most_width_hypotheses():
-    """At most ``width`` model calls a step: with END unlikely and no early stop, exactly that many."""
+def test_the_beam_is_one_batch_of_at_most_width_hypotheses():
+    """One model step per length, its batch the beam: with END unlikely and no early stop, exactly ``width``."""
     table = np.full((6, 6), 0.99 / 5)
     table[:, 1] = 0.01
     model = TableModel(table)
     beam_search(model, PART2, width=2, max_length=8, length_penalty=0.5)
-    assert model.calls == 1 + 2 * 7   # START alone, then two hypotheses at each of 7 more lengths
+    assert model.steps == [1] + [2] * 7   # START alone, then two hypotheses at each of 7 more lengths
 
 
 # ---------------------------------------------------------------------------------------- stop rules

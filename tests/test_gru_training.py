@@ -1,4 +1,4 @@
-"""Part 4's per-sentence training loop and scripts/train_gru.py (``rnnlm part4``): shuffling, callbacks, exact resume."""
+"""Part 4's per-sentence training loop and scripts/train_part4.py (``rnnlm part4``): shuffling, callbacks, exact resume."""
 import numpy as np
 import pytest
 
@@ -66,7 +66,7 @@ def test_train_gru_script_reports_and_resumes(tmp_path):
     out = tmp_path / "gru.npz"
     common = ["--corpus", "shakespeare:macbeth", "--max-sentences", "120", "--vocab-size", "80",
               "--hidden-dim", "6", "--print-every", "50", "--samples", "1", "--min-length", "1"]
-    first = run_script("train_gru.py", *common, "--epochs", "1", "--out", out)
+    first = run_script("train_part4.py", *common, "--epochs", "1", "--out", out)
     assert first.returncode == 0, first.stderr
     assert "SGD Step time:" in first.stdout
     # train_with_sgd's log at 50 and 100 examples, then the command's own report of the last 8 at the end
@@ -76,9 +76,9 @@ def test_train_gru_script_reports_and_resumes(tmp_path):
     assert meta["run"]["command"] == "part4"
     progress = meta["run"]["progress"]  # saved at the end
     assert (progress["epoch"], progress["index"], progress["num_examples_seen"]) == (1, 0, 108)
-    second = run_script("train_gru.py", "--resume", out, "--epochs", "2")
+    second = run_script("train_part4.py", "--resume", out, "--epochs", "2")
     assert second.returncode == 0, second.stderr
     assert "Resuming" in second.stdout and "valid:" in second.stdout
     assert load_checkpoint(out)[1]["run"]["progress"]["num_examples_seen"] == 216
-    missing = run_script("train_gru.py", "--resume", tmp_path / "nope.npz")
+    missing = run_script("train_part4.py", "--resume", tmp_path / "nope.npz")
     assert missing.returncode == 2 and "no such checkpoint file" in missing.stderr

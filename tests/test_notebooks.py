@@ -61,7 +61,7 @@ SHOWN = {
     "part4_gru_lstm.ipynb": [
         "GRUTheano.cell", "LSTMTheano.cell",
         "hard_sigmoid",
-        "RecurrentLM.step", "ParameterLayout.layer_weights",
+        "RecurrentLM.step_layers", "ParameterLayout.layer_weights",
         "RecurrentLM._hidden_states", "RecurrentLM._build_graph",
         "rmsprop_updates", "RecurrentLM.sgd_step",
     ],

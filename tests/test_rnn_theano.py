@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lmkit.errors import CheckpointError, TrainingError
-from lmkit.sgd import Progress
+from lmkit.tutorial_loop import Progress
 from rnn_theano import (RNNNumpy, RNNTheano, gradient_check_theano, load_model_parameters_theano,
                         save_model_parameters_theano, train_with_sgd)
 

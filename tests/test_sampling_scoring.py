@@ -5,12 +5,14 @@ import pytest
 from lmkit.data import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
 from lmkit.errors import RNNLMError
 from lmkit.sampling import adjust, generate_sentences, sample_sentence
-from lmkit.scoring import Score, score_corpus, sentence_logprob
+from lmkit.scoring import Score, score_corpus, word_logprobs
+
+from .helpers import ReadsHistory
 
 WORDS = [SENTENCE_START, SENTENCE_END, "a", "b", "c", UNKNOWN_TOKEN]
 
 
-class BigramModel:
+class BigramModel(ReadsHistory):
     """p(next | previous word) from a fixed table; the same interface as the real models."""
 
     def __init__(self, table):
@@ -93,10 +95,25 @@ def test_seed_prefix_and_top1(vocab):
 
 
 def test_impossible_min_length_fails_clearly(vocab):
+    mostly_ends = np.full((6, 6), 0.1 / 4)
+    mostly_ends[:, 1] = 0.9
+    with pytest.raises(RNNLMError, match="no sentence of at least 3 words in 5 attempts"):
+        generate_sentences(BigramModel(mostly_ends), vocab, n=1, min_length=3, max_attempts=5, seed=0)
+
+
+def test_a_forced_attempt_is_not_repeated(vocab):
+    """When every word of a rejected attempt was the only one possible (END certain, or a temperature so low
+    that one word takes all the mass), every further attempt would repeat it: sampling stops at once."""
     ends_at_once = np.zeros((6, 6))
     ends_at_once[:, 1] = 1.0
-    with pytest.raises(RNNLMError, match="no sentence of at least 3 words in 5 attempts"):
-        generate_sentences(BigramModel(ends_at_once), vocab, n=1, min_length=3, max_attempts=5)
+    model = BigramModel(ends_at_once)
+    with pytest.raises(RNNLMError, match="deterministic here .* the same 0-word sentence every time"):
+        generate_sentences(model, vocab, n=1, min_length=3, max_attempts=1000)
+    assert len(model.steps) == 1                      # one attempt (reading START), not 1000
+    cold = BigramModel(make_table(seed=2, end=0.5))
+    with pytest.raises(RNNLMError, match="deterministic here .*temperature 1e-30"):
+        generate_sentences(cold, vocab, n=1, min_length=20, temperature=1e-30, max_attempts=1000)
+    assert len(cold.steps) < 100                      # one attempt's words, not 1000 attempts'
 
 
 def test_scoring_matches_hand_computed_logprobs(vocab):
@@ -107,7 +124,7 @@ def test_scoring_matches_hand_computed_logprobs(vocab):
     t = table.astype(np.float32).astype(np.float64)
     lp1 = np.log(t[0, 2]) + np.log(t[2, 3]) + np.log(t[3, 1])
     lp2 = np.log(t[0, 4]) + np.log(t[4, 1])
-    assert sentence_logprob(model, s1) == pytest.approx(lp1, rel=1e-12)
+    assert word_logprobs(model, s1).sum() == pytest.approx(lp1, rel=1e-12)
     score = score_corpus(model, [s1, s2])
     assert (score.sentences, score.words) == (2, 5)
     assert score.cross_entropy == pytest.approx(-(lp1 + lp2) / 5, rel=1e-12)

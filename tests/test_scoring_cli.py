@@ -9,7 +9,7 @@ import pytest
 
 from lmkit.checkpoint import load_checkpoint, run_record, save_model
 from lmkit.data import Vocabulary, tokenize_documents
-from lmkit.scoring import sentence_logprob
+from lmkit.scoring import word_logprobs
 
 from .conftest import REPO
 
@@ -67,7 +67,7 @@ def test_per_word_log_probabilities_sum_to_the_sentence_and_bases_agree(setup):
     for r, s in zip(sentences, tokenize_documents([text])):
         assert sum(p for _, p, _ in r["word_logprobs"]) == pytest.approx(r["logprob_e"], rel=1e-9)
         # ... and to the per-sentence graph's log-probability, an independent computation
-        assert r["logprob_e"] == pytest.approx(sentence_logprob(model, vocab.encode(s)), rel=1e-4)
+        assert r["logprob_e"] == pytest.approx(word_logprobs(model, vocab.encode(s)).sum(), rel=1e-4)
     unknown = [w for r in sentences for w, _, u in r["word_logprobs"] if u]
     assert unknown == ["zebra"] and summary["unknown"] == 1
     ten_records = [json.loads(line) for line in ten.stdout.splitlines()]
@@ -110,7 +110,7 @@ def test_rescoring_reranks_a_hand_made_list(setup, tmp_path):
     got = [line.split("\t") for line in proc.stdout.splitlines()]
     expected = {}
     for k, s, t in hyps:
-        lm = sentence_logprob(model, vocab.encode(tokenize_documents([t])[0]))
+        lm = word_logprobs(model, vocab.encode(tokenize_documents([t])[0])).sum()
         expected.setdefault(k, []).append((s + weight * lm, t))
     want = [(k, str(rank), t) for k in ("a", "b")
             for rank, (_, t) in enumerate(sorted(expected[k], key=lambda e: -e[0]), 1)]

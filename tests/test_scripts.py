@@ -13,16 +13,16 @@ SMALL = ["--corpus", "shakespeare:macbeth", "--max-sentences", "300", "--vocab-s
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny vanilla RNN trained by scripts/train_rnn.py (hidden size from the tutorial's env variable)."""
+    """A tiny vanilla RNN trained by scripts/train_part2.py (hidden size from the tutorial's env variable)."""
     out = tmp_path_factory.mktemp("run") / "rnn.npz"
-    proc = run_script("train_rnn.py", *SMALL, "--epochs", "2", "--evaluate-loss-after", "1", "--samples", "1",
+    proc = run_script("train_part2.py", *SMALL, "--epochs", "2", "--evaluate-loss-after", "1", "--samples", "1",
                       "--min-length", "1", "--out", out, env={"HIDDEN_DIM": "6"})
     assert proc.returncode == 0, proc.stderr
     return out, proc.stdout
 
 
 def test_corpus_stats_prints_the_tutorial_lines():
-    proc = run_script("corpus_stats.py", "--corpus", "shakespeare:macbeth", "--vocab-size", "500")
+    proc = run_script("stats.py", "--corpus", "shakespeare:macbeth", "--vocab-size", "500")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Parsed " in out and " sentences" in out
@@ -71,7 +71,7 @@ def test_score_text_and_held_out_split(trained):
     (["--vocab-size", "2"], "vocabulary size 2 is too small"),
 ])
 def test_bad_data_gives_one_line_error(args, message):
-    proc = run_script("corpus_stats.py", *args)
+    proc = run_script("stats.py", *args)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {proc.stderr.strip()[7:]}" and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -136,7 +136,7 @@ def test_out_of_range_training_flags_get_one_line_before_any_work(flag, value, m
     ("generate.py", ["--top-k", "301"], "error: --top-k 301 is larger than the vocabulary (300 words)"),
     ("generate.py", ["-n", "-2"], "error: argument -n/--samples: -2 is out of range"),
     ("generate.py", ["--temperature", "0"], "error: argument --temperature: 0.0 is out of range"),
-    ("generate.py", ["--min-length", "20", "--max-length", "10"], "leaves no room for --min-length 20 words"),
+    ("generate.py", ["--min-length", "20", "--max-length", "10"], "--max-length 10 is shorter than --min-length 20"),
     ("generate.py", ["--mode", "bogus"], "error: argument --mode: invalid choice: 'bogus'"),
     ("score.py", ["--text", ""], "error: --text holds no words to score"),
     ("score.py", ["--text", "   "], "error: --text holds no words to score"),

@@ -1,7 +1,8 @@
-"""lmkit.theano_compat: Theano's API on PyTensor, and ``rnnlm run-theano``.
+"""theano_compat: Theano's API on PyTensor, and ``rnnlm run-theano``.
 
 - Every name the layer maps is checked against its definition in numpy (one graph per group, compiled
-  with the python backend: these checks are about the graph, not the backend).
+  with the python backend: these checks are about the graph, not the backend); so are the details a change
+  of the layer could lose silently (defaults of 0, inputs called by name, ``go_backwards``, scan's taps).
 - Theano-style models (``tests/theano_style/``: the tutorial's vanilla RNN and two-layer GRU, written
   only against Theano's API) agree with the project's ``RNNTheano`` and ``GRUTheano`` on the same
   weights: outputs, losses, gradients, and their SGD / RMSprop steps against the update rules (C, float64).
@@ -19,9 +20,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from lmkit import theano_compat
+import theano_compat
 from lmkit.errors import RNNLMError
-from lmkit.theano_compat import NotProvidedError, TheanoTypeError, TheanoValueError
+from theano_compat import NotProvidedError, TheanoTypeError, TheanoValueError
+from theano_compat.settings import function_mode
 
 from .conftest import REPO
 
@@ -33,7 +35,7 @@ C, H = 8, 4
 X = [0, 3, 7, 3, 5, 1]       # a sentence with a repeated word
 Y = [3, 7, 3, 5, 1, 2]       # its next words
 STYLE = REPO / "tests" / "theano_style"
-RUN = ("from rnnlm.cli import COMMANDS, main; COMMANDS.setdefault('run-theano', 'rnnlm.run_theano'); main()")
+RUN = "from rnnlm.cli import main; main()"
 
 
 def compiled(inputs, outputs, **kwargs):
@@ -185,18 +187,34 @@ def test_function_updates_shared_and_modes():
     f(np.ones(2))
     close(f(np.ones(2)), 2.0)
     close(s.get_value(), [2.0, 2.0])
-    assert theano_compat.BACKENDS == __import__("lmkit.backend", fromlist=["MODES"]).MODES
     saved = theano_compat.default_mode()
     try:
         theano_compat.set_default_mode("python")
-        assert theano_compat._function_mode(None) == theano_compat._function_mode("FAST_RUN") == "FAST_COMPILE"
+        assert function_mode(None) == function_mode("FAST_RUN") == "FAST_COMPILE"
         theano_compat.set_default_mode("c")
-        assert theano_compat._function_mode(None) == "CVM" and theano_compat._function_mode("jax") == "JAX"
-        assert theano_compat._function_mode("FAST_COMPILE") == "FAST_COMPILE"
+        assert function_mode(None) == "CVM" and function_mode("jax") == "JAX"
+        assert function_mode("FAST_COMPILE") == "FAST_COMPILE"
         with pytest.raises(TheanoValueError, match="unknown backend"):
             theano_compat.set_default_mode("gpu")
         with pytest.raises(NotProvidedError, match="profile=True"):
-            theano_compat._function_mode("ProfileMode")
+            function_mode("ProfileMode")
+    finally:
+        theano_compat.set_default_mode(saved)
+
+
+def test_the_backends_are_lmkits_own_table(monkeypatch):
+    from lmkit.backend import MODES
+
+    saved = theano_compat.default_mode()
+    try:
+        for name, pytensor_mode in MODES.items():       # every --mode name, as default and as mode=
+            theano_compat.set_default_mode(name.upper())
+            assert theano_compat.default_mode() == name
+            assert function_mode(None) == function_mode("FAST_RUN") == function_mode(name) == pytensor_mode
+        # The layer reads lmkit's table itself (no copy): a backend added there is accepted at once.
+        monkeypatch.setitem(MODES, "reference", "FAST_COMPILE")
+        theano_compat.set_default_mode("reference")
+        assert function_mode(None) == "FAST_COMPILE"
     finally:
         theano_compat.set_default_mode(saved)
 
@@ -230,6 +248,69 @@ def test_uncovered_names_raise_one_line_naming_the_replacement():
     assert not hasattr(T.nnet, "conv2d") and hasattr(T.nnet, "softmax")
     assert "compat" in theano.__version__
     assert theano.tensor is T and T.nnet is theano_compat.nnet and theano.gradient is theano_compat.gradient
+
+
+# ------------------------------------------------------------------------------------------------
+# Semantics a change of the layer could lose without any test above noticing
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def zero_defaults():
+    """``x * 100 + lr * 10 + decay``: lr a ``Param`` named rate with default 0, decay an ``In`` named
+    decay_rate with value 0 (one compile for the tests below)."""
+    x, lr, decay = T.dscalar("x"), T.dscalar("lr"), T.dscalar("decay")
+    return compiled([x, theano.Param(lr, default=0, name="rate"), theano.In(decay, value=0, name="decay_rate")],
+                    x * 100 + lr * 10 + decay)
+
+
+def test_a_param_default_of_zero_is_a_default(zero_defaults):
+    close(zero_defaults(1.0, decay_rate=3.0), 103.0)             # rate left out: 0
+    assert zero_defaults["rate"] == 0
+
+
+def test_an_in_value_of_zero_is_a_default(zero_defaults):
+    close(zero_defaults(1.0, 2.0), 120.0)                         # decay_rate left out: 0
+    assert zero_defaults["decay_rate"] == 0
+
+
+def test_params_and_ins_are_called_by_the_name_they_were_given(zero_defaults):
+    close(zero_defaults(x=1.0, rate=2.0, decay_rate=3.0), 123.0)
+    with pytest.raises(TypeError, match="Unknown input or state: lr"):   # the variable's own name is not it
+        zero_defaults(1.0, lr=2.0)
+
+
+SEQ = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+A0 = np.array([1.0, 3.0])                                          # a[-2], a[-1]
+
+
+@pytest.fixture(scope="module")
+def recurrences():
+    """One compiled function, three loops over SEQ whose results depend on direction, taps and their order."""
+    x, a0 = T.dvector("x"), T.dvector("a0")
+    backwards, _ = theano.map(lambda x_t: x_t ** 2 + x_t, sequences=x, go_backwards=True)
+    every_other, _ = theano.scan(lambda x_t, a_tm2: a_tm2 + x_t, sequences=x,
+                                 outputs_info=[dict(initial=a0, taps=[-2])])
+    fibonacci_like, _ = theano.scan(lambda a_tm1, a_tm2: a_tm1 + 2 * a_tm2, n_steps=len(SEQ),
+                                    outputs_info=[dict(initial=a0, taps=[-1, -2])])
+    got = compiled([x, a0], [backwards, every_other, fibonacci_like])(SEQ, A0)
+    return dict(zip(("backwards", "every_other", "fibonacci_like"), got))
+
+
+def test_map_go_backwards_runs_from_the_last_element(recurrences):
+    close(recurrences["backwards"], (SEQ ** 2 + SEQ)[::-1])
+
+
+def test_scan_taps_minus_two_feeds_back_the_output_two_steps_before(recurrences):
+    a = list(A0)
+    for x_t in SEQ:
+        a.append(a[-2] + x_t)                                      # a_t = a_{t-2} + x_t: two interleaved sums
+    close(recurrences["every_other"], a[2:])
+
+
+def test_scan_taps_are_passed_to_the_step_in_the_order_given(recurrences):
+    a = list(A0)
+    for _ in SEQ:
+        a.append(a[-1] + 2 * a[-2])                                # a_t = a_{t-1} + 2 a_{t-2}, from 1, 3
+    close(recurrences["fibonacci_like"], a[2:])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -325,14 +406,15 @@ def python(code, env=None, cwd=REPO):
 
 def test_import_theano_fails_before_install_and_works_after():
     proc = python("""
-        import json
+        import json, sys
         out = {}
         try:
             import theano
             out["before"] = "imported"
         except ModuleNotFoundError:
             out["before"] = "missing"
-        from lmkit.theano_compat import install, uninstall
+        from theano_compat import install, uninstall
+        out["models"] = sorted(m for m in sys.modules if m.split(".")[0] in ("rnnlm", "rnn_theano", "gru_theano"))
         out["installed"] = install()
         import theano
         import theano.tensor as T
@@ -360,6 +442,7 @@ def test_import_theano_fails_before_install_and_works_after():
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["before"] == "missing" and out["installed"] is True and out["same"] is True
+    assert out["models"] == []                                   # the layer never imports the project's models
     assert "compat" in out["version"] and out["after"] == "missing"
     assert out["import theano.sandbox.cuda"].startswith("theano.sandbox.cuda: not provided")
     assert "--mode jax" in out["import theano.sandbox.cuda"]
@@ -372,7 +455,7 @@ def test_install_never_hides_a_real_theano(tmp_path):
     (tmp_path / "theano" / "__init__.py").write_text("REAL = True\n")
     proc = python("""
         import json, warnings
-        from lmkit.theano_compat import install, is_installed
+        from theano_compat import install, is_installed
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ok = install()
@@ -455,11 +538,10 @@ def test_run_theano_runs_a_script_on_c_and_jax(script):
         np.testing.assert_allclose(results["jax"]["losses"], results["c"]["losses"], rtol=1e-10)
 
 
-def in_process(argv, monkeypatch, capsys):
+def in_process(argv, capsys):
     """``rnnlm run-theano ARGV`` in this process: (exit status, stdout, stderr)."""
-    from rnnlm.cli import COMMANDS, main
+    from rnnlm.cli import main
 
-    monkeypatch.setitem(COMMANDS, "run-theano", "rnnlm.run_theano")
     try:
         main(["run-theano", *map(str, argv)])
         code = 0
@@ -469,12 +551,12 @@ def in_process(argv, monkeypatch, capsys):
     return code, out.out, out.err
 
 
-def test_run_theano_script_imports_its_own_rnn_theano_not_the_projects(tmp_path, monkeypatch, capsys):
+def test_run_theano_script_imports_its_own_rnn_theano_not_the_projects(tmp_path, capsys):
     import rnn_theano  # the project's package, imported in this process before the script runs
 
     (tmp_path / "rnn_theano.py").write_text("ORIGIN = 'beside the script'\n")
     (tmp_path / "main.py").write_text("import theano\nfrom rnn_theano import ORIGIN\nprint(ORIGIN)\n")
-    code, out, err = in_process([tmp_path / "main.py"], monkeypatch, capsys)
+    code, out, err = in_process([tmp_path / "main.py"], capsys)
     assert code == 0, err
     assert out.strip() == "beside the script"
     assert sys.modules["rnn_theano"] is rnn_theano and "theano" not in sys.modules   # all as it was
@@ -485,10 +567,10 @@ def test_run_theano_script_imports_its_own_rnn_theano_not_the_projects(tmp_path,
     ("import theano.tensor as T\nx = T.dmatrix()\ny = T.nnet.conv2d(x, x)\n", "error: theano.tensor.nnet.conv2d: not"),
     ("print 'hello'\n", "not Python 3 (Missing parentheses in call to 'print'"),
 ])
-def test_run_theano_errors_are_one_line(tmp_path, monkeypatch, capsys, body, expected):
+def test_run_theano_errors_are_one_line(tmp_path, capsys, body, expected):
     path = tmp_path / "old.py"
     path.write_text(body)
-    code, _, err = in_process([path], monkeypatch, capsys)
+    code, _, err = in_process([path], capsys)
     assert code == 2 and expected in err and err.count("\n") == 1, err
     assert not theano_compat.is_installed() and "theano" not in sys.modules   # the command cleans up
 
@@ -502,6 +584,6 @@ def test_run_theano_refuses_to_hide_a_real_theano(tmp_path, monkeypatch, capsys,
     (folder / "s.py").write_text("import theano\n")
     if where == "on sys.path":
         monkeypatch.syspath_prepend(str(tmp_path))
-    code, _, err = in_process([folder / "s.py"], monkeypatch, capsys)
+    code, _, err = in_process([folder / "s.py"], capsys)
     assert code == 2 and "a real Theano is importable" in err and err.count("\n") == 1
     assert "theano" not in sys.modules

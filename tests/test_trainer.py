@@ -15,7 +15,8 @@ from lmkit.errors import TrainingError
 from lmkit.optim import clip_by_global_norm, make_optimizer
 from lmkit.plotting import plot_history
 from lmkit.scoring import Score
-from lmkit.trainer import BatchedTrainer, FitState, best_path, fit
+from lmkit.checkpoint import best_path
+from lmkit.trainer import BatchedTrainer, FitConfig, FitState, Report, end_of_epoch, fit
 from rnn_theano import RNNTheano
 
 from .helpers import markov_dataset
@@ -113,8 +114,8 @@ def test_training_lowers_validation_loss_and_writes_checkpoints(tmp_path):
     data = make_data()
     trainer = make_trainer()
     before = trainer.evaluate(*data.xy("valid")).cross_entropy
-    state = fit(trainer, data, FitState(learning_rate=0.05), epochs=4, out=tmp_path / "m.npz", progress=False,
-                log=lambda *a: None)
+    state = fit(trainer, data, FitState(learning_rate=0.05), FitConfig(epochs=4, out=str(tmp_path / "m.npz")),
+                report=Report(log=lambda *a: None, progress=False))
     assert [h["epoch"] for h in state.history] == [1, 2, 3, 4]
     assert state.history[-1]["valid_loss"] < before - 0.2
     model, vocab, meta = load_model(tmp_path / "m.npz")
@@ -129,14 +130,19 @@ def params_of(trainer):
     return {k: np.asarray(v.get_value()) for k, v in trainer.params.items()}
 
 
-QUIET_FIT = {"progress": False, "log": lambda *a: None}
+QUIET = Report(log=lambda *a: None, progress=False)
+
+
+def run_fit(trainer, data, state, epochs, out, **config):
+    """``fit`` with a quiet report: ``config`` holds FitConfig's other fields (seed, patience, lr_decay)."""
+    return fit(trainer, data, state, FitConfig(epochs=epochs, out=str(out), **config), report=QUIET)
 
 
 def uninterrupted_run(tmp_path, epochs):
     """The data and a trainer after ``epochs`` epochs without a stop (seed 7), to compare resumed runs with."""
     data = make_data()
     trainer = make_trainer()
-    fit(trainer, data, FitState(learning_rate=0.05), epochs=epochs, out=tmp_path / "a.npz", seed=7, **QUIET_FIT)
+    run_fit(trainer, data, FitState(learning_rate=0.05), epochs, tmp_path / "a.npz", seed=7)
     return data, trainer
 
 
@@ -150,7 +156,6 @@ def reload(path):
 
 def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     data, straight = uninterrupted_run(tmp_path, epochs=3)
-    quiet = QUIET_FIT
 
     # Interrupt the second run in the middle of epoch 2 (as Ctrl-C would), then resume from its checkpoint.
     interrupted = make_trainer()
@@ -166,12 +171,12 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(BatchedTrainer, "train_batch", step_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        fit(interrupted, data, FitState(learning_rate=0.05), epochs=3, out=tmp_path / "b.npz", seed=7, **quiet)
+        run_fit(interrupted, data, FitState(learning_rate=0.05), 3, tmp_path / "b.npz", seed=7)
     monkeypatch.setattr(BatchedTrainer, "train_batch", real_step)
 
     resumed, state = reload(tmp_path / "b.npz")
     assert (state.epoch, state.batch) == (1, 2)
-    fit(resumed, data, state, epochs=3, out=tmp_path / "b.npz", seed=7, **quiet)
+    run_fit(resumed, data, state, 3, tmp_path / "b.npz", seed=7)
     want, got = params_of(straight), params_of(resumed)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-12)
@@ -184,14 +189,14 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     data = make_data()
     trainer = make_trainer()
     out = tmp_path / "m.npz"
-    state = fit(trainer, data, FitState(learning_rate=0.05), epochs=1, out=out, progress=False, log=lambda *a: None)
+    state = run_fit(trainer, data, FitState(learning_rate=0.05), 1, out)
     good = out.read_bytes()
     poisoned = np.asarray(trainer.params["V"].get_value()).copy()
     poisoned[0, 0] = np.nan
     trainer.params["V"].set_value(poisoned)
     with pytest.raises(TrainingError, match=r"loss became nan .*at epoch 2, batch 1; training stopped, the last good "
                                             r"checkpoint is kept"):
-        fit(trainer, data, state, epochs=2, out=out, progress=False, log=lambda *a: None)
+        run_fit(trainer, data, state, 2, out)
     assert out.read_bytes() == good
     model, _, _ = load_model(out)
     assert all(np.all(np.isfinite(v)) for v in model.get_params().values())
@@ -240,10 +245,27 @@ def test_learning_rate_halves_on_plateau_and_training_stops_early(tmp_path, monk
     trainer = make_trainer(optimizer="sgd")
     scripted = iter([3.0, 2.5, 2.6, 2.55, 2.7, 1.0])  # improve, improve, worse, worse (stop at patience 2)
     monkeypatch.setattr(trainer, "evaluate", lambda X, Y: Score(len(X), 100, -100 * next(scripted)))
-    state = fit(trainer, data, FitState(learning_rate=0.4), epochs=10, out=tmp_path / "m.npz", patience=2,
-                progress=False, log=lambda *a: None)
+    state = run_fit(trainer, data, FitState(learning_rate=0.4), 10, tmp_path / "m.npz", patience=2)
     assert [h["learning_rate"] for h in state.history] == [0.4, 0.4, 0.4, 0.2]
     assert state.learning_rate == 0.1 and state.finished and len(state.history) == 4
+
+
+def test_the_schedule_decays_once_per_epoch_and_halves_on_a_plateau():
+    """The end-of-epoch schedule on its own, with a decay that is not 1: exact rates after each epoch."""
+    lines = []
+    report = Report(log=lines.append, progress=False)
+    config = FitConfig(epochs=10, out="unused.npz", patience=2, lr_decay=0.8, min_delta=0.01)
+    state = FitState(learning_rate=1.0)
+    rates, best = [], []
+    for valid in (3.0, 2.5, 2.495, 2.4, 2.6, 2.7):   # better, better, plateau (< min_delta), better, worse, worse
+        best.append(end_of_epoch(state, valid, config, report))
+        rates.append(state.learning_rate)
+    assert rates == pytest.approx([0.8, 0.64, 0.256, 0.2048, 0.08192, 0.032768], rel=1e-12)
+    assert best == [True, True, False, True, False, False]
+    assert state.finished and state.epoch == 6 and state.best_valid_loss == 2.4
+    assert lines[-1] == "  stopping early after 2 epochs without improvement"
+    no_valid = FitState(learning_rate=1.0)
+    assert end_of_epoch(no_valid, None, config, report) is False and no_valid.learning_rate == 0.8
 
 
 def test_optimizers_match_numpy_on_the_same_gradients():
@@ -296,7 +318,6 @@ def test_jax_backend_gives_the_same_loss_as_c():
 
 def test_ctrl_c_during_validation_saves_and_the_resumed_run_redoes_it(tmp_path, monkeypatch):
     data, straight = uninterrupted_run(tmp_path, epochs=2)
-    quiet = QUIET_FIT
 
     interrupted = make_trainer()
     real_evaluate = interrupted.evaluate
@@ -310,11 +331,11 @@ def test_ctrl_c_during_validation_saves_and_the_resumed_run_redoes_it(tmp_path, 
 
     monkeypatch.setattr(interrupted, "evaluate", evaluate_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        fit(interrupted, data, FitState(learning_rate=0.05), epochs=2, out=tmp_path / "b.npz", seed=7, **quiet)
+        run_fit(interrupted, data, FitState(learning_rate=0.05), 2, tmp_path / "b.npz", seed=7)
     resumed, state = reload(tmp_path / "b.npz")
     steps = len(interrupted.batches(*data.xy("train"), 7, 1))
     assert (state.epoch, state.batch) == (1, steps)  # every step of epoch 2 done, its validation not
-    state = fit(resumed, data, state, epochs=2, out=tmp_path / "b.npz", seed=7, **quiet)
+    state = run_fit(resumed, data, state, 2, tmp_path / "b.npz", seed=7)
     assert len(state.history) == 2 and state.history[1]["valid_loss"] is not None
     for name, value in params_of(straight).items():
         np.testing.assert_array_equal(params_of(resumed)[name], value, err_msg=name)

@@ -16,7 +16,7 @@ import pytest
 from lmkit import gradcheck
 from lmkit.errors import TrainingError
 from lmkit.registry import FORMATS, MODELS
-from lmkit.sgd import Progress
+from lmkit.tutorial_loop import Progress
 
 C, H = 8, 4
 X = [[0, 3, 5, 2], [1, 4], [6, 2, 7], [5]]

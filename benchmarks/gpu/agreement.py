@@ -15,6 +15,10 @@ import sys
 
 os.environ.setdefault("PYTENSOR_FLAGS", "floatX=float32")
 
+from lmkit.backend import configure  # noqa: E402
+
+configure()  # the project's process settings, before JAX starts
+
 import jax  # noqa: E402
 
 jax.config.update("jax_default_matmul_precision", "highest")
@@ -62,12 +66,12 @@ def main():
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
-    from rnnlm.flags import load_dataset
     from lmkit.data.batching import packed_batches
+    from rnnlm.data import load_dataset
 
-    data = load_dataset(argparse.Namespace(corpus="shakespeare", vocab_size=args.vocab_size, convention="part2",
-                                           max_sentences=args.max_sentences, valid_fraction=0.05,
-                                           test_fraction=0.05, split_seed=0, no_cache=False))
+    data = load_dataset({"corpus": "shakespeare", "vocab_size": args.vocab_size, "convention": "part2",
+                         "max_sentences": args.max_sentences, "valid_fraction": 0.05, "test_fraction": 0.05,
+                         "split_seed": 0, "no_cache": False})
     X, Y = data.xy("train")
     chunk = packed_batches(X, Y, args.batch_size, args.bptt, shuffle=False)[1]  # a chunk with carried sentences
 

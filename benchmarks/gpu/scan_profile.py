@@ -22,6 +22,9 @@ def main():
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
 
+    from lmkit.backend import configure
+
+    configure()  # the project's process settings, before JAX starts
     import jax
 
     from gru_theano import GRUTheano

@@ -12,8 +12,7 @@ from functools import lru_cache
 
 from nltk.tokenize import NLTKWordTokenizer
 
-SENTENCE_START = "SENTENCE_START"
-SENTENCE_END = "SENTENCE_END"
+from .vocab import SENTENCE_END, SENTENCE_START  # noqa: F401  (the markers; lmkit.data exports them from here)
 
 
 @lru_cache(maxsize=1)

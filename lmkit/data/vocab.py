@@ -10,6 +10,7 @@ Ties in count are broken by the word itself, so the same corpus always gives the
 vocabulary is saved as readable JSON, inside checkpoints or as its own file.
 """
 import json
+import os
 from collections import Counter
 
 import numpy as np
@@ -17,9 +18,14 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import DataError
 
+SENTENCE_START = "SENTENCE_START"
+SENTENCE_END = "SENTENCE_END"
 UNKNOWN_TOKEN = "UNKNOWN_TOKEN"
 MASK_TOKEN = "<MASK/>"
+MARKERS = (SENTENCE_START, SENTENCE_END, UNKNOWN_TOKEN)  # every vocabulary read from a file holds these
 CONVENTIONS = ("part2", "part4")
+# A vocabulary file larger than this is refused before it is read (a million words take about 15 MB).
+MAX_FILE_BYTES = 64 << 20
 
 
 class Vocabulary:
@@ -89,25 +95,45 @@ class Vocabulary:
     def decode(self, indices):
         return [self.words[int(i)] for i in indices]
 
-    def least_frequent(self):
-        """The kept word with the smallest count and that count (UNKNOWN and MASK aside)."""
-        if self.counts is None:
-            return None
-        real = [(c, w) for w, c in zip(self.words, self.counts) if w not in (UNKNOWN_TOKEN, MASK_TOKEN)]
+    def least_frequent(self, counts=None):
+        """``(word, count)`` of the kept word with the smallest count (UNKNOWN and MASK aside; ties: the first
+        in alphabetical order), or None. ``counts`` (a word -> count mapping, such as a ``Counter`` of another
+        corpus) counts in that corpus, leaving out words it does not contain; by default the vocabulary's
+        own counts are used."""
+        if counts is None:
+            if self.counts is None:
+                return None
+            counts = dict(zip(self.words, self.counts))
+        real = [(counts[w], w) for w in self.words if w not in (UNKNOWN_TOKEN, MASK_TOKEN) and counts.get(w)]
         if not real:
             return None
-        c, w = min(real, key=lambda cw: (cw[0], cw[1]))
+        c, w = min(real)
         return w, c
 
     def to_dict(self):
         return {"convention": self.convention, "words": self.words, "counts": self.counts}
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data, source=None):
+        """A vocabulary from its JSON form (:meth:`to_dict`), checked where it enters: a list of distinct
+        strings holding the markers of :data:`MARKERS`, and counts (if any) one integer per word. Errors name
+        ``source``, the file it came from."""
+        where = f"{source}: " if source else ""
+        if not isinstance(data, dict) or "words" not in data:
+            raise DataError(f"{where}not a vocabulary (a JSON object with a list of words)")
+        words, convention, counts = data["words"], data.get("convention", "part2"), data.get("counts")
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise DataError(f"{where}the vocabulary's words must be a list of strings")
+        missing = [m for m in MARKERS if m not in words]
+        if missing:
+            raise DataError(f"{where}the vocabulary lacks {', '.join(missing)}")
+        if counts is not None and (not isinstance(counts, list) or len(counts) != len(words) or not all(
+                isinstance(c, int) and not isinstance(c, bool) for c in counts)):
+            raise DataError(f"{where}the vocabulary's counts must be one integer per word")
         try:
-            return cls(data["words"], data.get("convention", "part2"), data.get("counts"))
-        except (KeyError, TypeError) as exc:
-            raise DataError(f"malformed vocabulary ({exc})") from None
+            return cls(words, convention, counts)
+        except DataError as exc:
+            raise DataError(f"{where}{exc}") from None
 
     def save(self, path):
         """Write the vocabulary as JSON, atomically (:func:`lmkit.atomic.atomic_write`)."""
@@ -116,12 +142,20 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path):
+        """A vocabulary from a JSON file; one-line errors naming it (a file over :data:`MAX_FILE_BYTES` is
+        refused before it is read)."""
         try:
+            size = os.stat(path).st_size
+            if size > MAX_FILE_BYTES:
+                raise DataError(f"{path}: {size} bytes, more than a vocabulary file may hold ({MAX_FILE_BYTES})")
             with open(path, encoding="utf-8") as fh:
-                return cls.from_dict(json.load(fh))
+                data = json.load(fh)
         except FileNotFoundError:
             raise DataError(f"{path}: no such vocabulary file") from None
         except OSError as exc:
             raise DataError(f"{path}: cannot read the vocabulary ({exc.strerror})") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: not a JSON vocabulary ({exc})") from None
+        except RecursionError:
+            raise DataError(f"{path}: not a JSON vocabulary (nested too deeply)") from None
+        return cls.from_dict(data, source=path)

@@ -1,5 +1,5 @@
 """A two-layer GRU language model written the way Theano-era code was (Part 4 of the tutorial), for the
-agreement tests of lmkit.theano_compat. It uses only Theano's API: nothing here knows about PyTensor.
+agreement tests of theano_compat. It uses only Theano's API: nothing here knows about PyTensor.
 
 Per layer: z = hs(U_z x + W_z s + b_z), r = hs(U_r x + W_r s + b_r), h = tanh(U_h x + W_h (s * r) + b_h),
 s = (1 - z) * h + z * s_prev; o = softmax(V s2 + c); RMSprop with decay given through theano.Param.

@@ -1,5 +1,5 @@
 """A vanilla RNN language model written the way Theano-era code was (Part 2 of the tutorial), for the
-agreement tests of lmkit.theano_compat. It uses only Theano's API: nothing here knows about PyTensor.
+agreement tests of theano_compat. It uses only Theano's API: nothing here knows about PyTensor.
 
     s_t = tanh(U[:, x_t] + W s_{t-1})      o_t = softmax(V s_t)      L = sum_t crossentropy(o_t, y_t)
 """

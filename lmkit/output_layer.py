@@ -1,42 +1,47 @@
-"""The softmax output layer as one fused, chunked PyTensor Op: loss and gradients in a single pass.
+"""The softmax output layer of every model, written once: its log-probabilities, its loss, and its gradients.
 
-For N positions with hidden states ``h`` (N x H), output weights ``V`` (C x H), optional bias ``c`` (C,),
-targets ``y`` (N,) and a 0/1 ``mask`` (N,), the layer's cost is the masked, summed cross-entropy
+For N positions with hidden states ``h`` (N x H), output weights ``W`` (C x H: a model's ``V``, or ``E^T``
+when the embedding is tied), an optional bias ``b`` (C,), targets ``y`` (N,) and a 0/1 ``mask`` (N,)::
 
-    z_nj = h_n . V_j + c_j                                         (logits)
-    L    = sum_n mask_n * (logsumexp_j z_nj - z_n,y_n)
+    z_nj = h_n . W_j + b_j                                   (logits)
+    log p(j | h_n) = z_nj - logsumexp_j z_nj                 (log-probabilities: :func:`output_logprobs`)
+    nll_n = logsumexp_j z_nj - z_n,y_n                       (cross-entropy: :func:`output_nll`)
+    L = sum_n mask_n nll_n                                   (the cost the trainer minimises: :func:`output_cost`)
 
-and its gradients, with p_nj = softmax_j(z_n) and onehot_nj = [j == y_n],
+and, with p_nj = softmax_j(z_n) and onehot_nj = [j == y_n],
 
     dL/dz_nj = mask_n * (p_nj - onehot_nj)         =: G_nj
-    dL/dh    = G V        (N x H)
-    dL/dV    = G^T h      (C x H)
-    dL/dc    = sum_n G_n  (C,)
+    dL/dh    = G W        (N x H)
+    dL/dW    = G^T h      (C x H)
+    dL/db    = sum_n G_n  (C,)
 
-``lmkit.batched_output.output_nll`` writes the same cost as ordinary PyTensor ops; PyTensor then
-differentiates it op by op, and in JAX mode the logsumexp and its gradient materialise several N x C arrays.
-``SoftmaxNLL`` instead computes L and all three gradients together, rows in blocks of ``block``: each
-block's logits (block x C) are made, used for its share of the loss, of dL/dh and of the running sums
-dL/dV and dL/dc, then dropped, so on a CPU no N x C array exists. The backward pass reuses the node's own
-gradient outputs, so the three matrix products (logits, G V, G^T h) run once each.
+Written as ordinary PyTensor ops (:func:`output_nll`), PyTensor differentiates the cost op by op, and in
+JAX mode the logsumexp and its gradient materialise several N x C arrays. The Op :class:`SoftmaxNLL`
+instead computes L and all three gradients together, rows in blocks of ``block``: each block's logits
+(block x C) are made, used for its share of the loss, of dL/dh and of the running sums dL/dW and dL/db,
+then dropped, so on a CPU no N x C array exists. The backward pass reuses the node's own gradient outputs,
+so the three matrix products (logits, G W, G^T h) run once each. :func:`output_cost` uses it
+(``RNNLM_FUSED_OUTPUT=0`` switches back to the plain graph, for comparisons).
 
 Measured (benchmarks/output_layer.py, JAX, float32, H=128, N=1024-2048, C=4000-8000, forward + backward):
-on the 2-core CPU 1.10-1.17x faster than the plain graph with lmkit's allocator settings (lmkit.allocator),
+on the 2-core CPU 1.10-1.17x faster than the plain graph with the allocator settings of lmkit.allocator,
 1.85-1.93x without them (the plain graph's N x C buffers then cost page faults; the fused Op is unaffected);
 the three matrix products alone take ~32 of its ~37 ms at N=1024, C=8000. On an H200 both take the same.
 
-Three implementations of one Op:
+Three implementations of the layer, held to each other by the tests:
 
-- ``SoftmaxNLL.perform``: numpy, used by the C (``CVM``) and Python modes, and the independent reference
-  the tests compare against;
-- ``jax_funcify_SoftmaxNLL``: ``lax.scan`` over the row blocks, for JAX mode (CPU and GPU);
-- ``pullback``: the symbolic gradient, which is just ``g_L * dL/dh`` etc. from the node's extra outputs.
+- the plain PyTensor graph (:func:`output_nll`, :func:`output_logprobs`): the batched scoring graph in JAX
+  mode and the step-by-step generation graph use it;
+- :func:`softmax_blocks`, numpy over row blocks: ``SoftmaxNLL.perform`` (the C and Python modes) and the
+  scoring of :mod:`lmkit.scoring` on the CPU backends (:func:`target_logprobs`), where numpy's vectorised
+  float32 ``exp`` beats PyTensor's C loop, which calls ``exp`` once per value;
+- ``jax_funcify_SoftmaxNLL``: ``lax.scan`` over the row blocks, for JAX mode (CPU and GPU).
 
-A compiled function that only needs L (validation, scoring) would still pay for the gradients; the
-rewrite ``local_softmax_nll_forward_only`` swaps in a forward-only node when no gradient output is used.
-
-Use ``fused_output_nll_sum(h, V, c, y, mask)`` in place of ``pt.sum(output_nll(h, V, c, y) * mask)``.
+A compiled function that only needs L (validation) would still pay for the gradients; the rewrite
+``local_softmax_nll_forward_only`` swaps in a forward-only node when no gradient output is used.
 """
+import os
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
@@ -46,14 +51,104 @@ from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.scalar import upcast
 from pytensor.tensor.rewriting.basic import register_specialize
+from pytensor.tensor.special import log_softmax
 
-# Rows per block on a CPU. Measured on the 2-core machine (benchmarks/output_layer.py, JAX, float32,
-# H=128, C=4000-8000, N=1024-2048): 64 is the slowest, 256 the fastest, 128 in between by 1-5 ms.
+# Rows per block on a CPU, for numpy and JAX alike. Measured on the 2-core machine
+# (benchmarks/output_layer.py, JAX, float32, H=128, C=4000-8000, N=1024-2048): 64 is the slowest, 256 the
+# fastest, 128 in between by 1-5 ms.
 DEFAULT_BLOCK = 256
 # On a GPU the blocks' serial loop only costs time: on an H200, N=8192, C=8000 took 2.7 ms in blocks of
 # 256, 1.8 ms in blocks of 1024 and 1.5 ms in one block (the plain graph: 1.5 ms). So block=None, the
 # default, means DEFAULT_BLOCK on a CPU and all N rows at once on an accelerator.
 
+
+# ---------------------------------------------------------------------------------------- plain graph
+
+def output_logprobs(h, W, b):
+    """Symbolic ``log p(j | h_n)`` for every row of ``h`` (N x H) and every word j: an N x C matrix."""
+    logits = pt.dot(h, W.T)
+    return log_softmax(logits + b if b is not None else logits, axis=-1)
+
+
+def output_nll(h, W, b, y):
+    """Symbolic negative log-likelihood of targets ``y`` (N,) at every one of the N rows of ``h``.
+
+    Written as ``logsumexp(z_n) - (W[y_n] . h_n + b[y_n])``: the target's logit is a gather of N rows of
+    ``W`` rather than a gather from the N x C matrix, so the backward pass never scatters into an N x C
+    buffer.
+    """
+    logits = pt.dot(h, W.T)
+    target = pt.sum(h * W[y], axis=-1)
+    if b is not None:
+        logits = logits + b
+        target = target + b[y]
+    return pt.logsumexp(logits, axis=-1) - target
+
+
+def output_cost(top, W, b, y, mask):
+    """Summed cross-entropy of a batch: ``sum_{t,b} mask[t,b] * nll(top[t,:,b], y[t,b])``.
+
+    ``top``: the top layer's states, ``(T, H, B)`` as the batched scan produces them; ``y``, ``mask``:
+    ``(T, B)``. The states are laid out as ``T*B`` rows for one large output-layer product, and the fused
+    Op computes the cost (``RNNLM_FUSED_OUTPUT=0``: the plain graph).
+    """
+    rows = top.dimshuffle(0, 2, 1).reshape((-1, top.shape[1]))  # (T*B, H), row t*B + b
+    if os.environ.get("RNNLM_FUSED_OUTPUT", "1") != "0":
+        return fused_output_nll_sum(rows, W, b, y.flatten(), mask.flatten())
+    return pt.sum(output_nll(rows, W, b, y.flatten()) * mask.flatten())
+
+
+# ------------------------------------------------------------------------------------------- numpy
+
+def softmax_blocks(h, W, b, y, block=DEFAULT_BLOCK):
+    """The layer in numpy, ``block`` rows at a time: yields ``(rows, e, s, nll)`` for each block.
+
+    ``rows`` is the block's slice of the N rows; ``e_nj = exp(z_nj - max_j z_nj)`` (block x C, in ``h``'s
+    float type, computed in place of the logits); ``s_n = sum_j e_nj`` (float64); ``nll_n = logsumexp_j z_nj
+    - z_n,y_n`` (float64). No more than ``block x C`` values exist at once, and the maximum is subtracted
+    before ``exp``, so nothing overflows.
+    """
+    for start in range(0, len(h), block):
+        rows = slice(start, start + block)
+        z = h[rows] @ W.T                                 # z_nj = h_n . W_j (+ b_j)
+        if b is not None:
+            z += b
+        zmax = z.max(axis=1, keepdims=True)
+        z_y = z[np.arange(len(z)), y[rows]]
+        np.subtract(z, zmax, out=z)
+        e = np.exp(z, out=z)                              # e_nj = exp(z_nj - max_j z_nj)
+        s = e.sum(axis=1, dtype=np.float64)
+        yield rows, e, s, zmax[:, 0] + np.log(s) - z_y    # logsumexp_j z_nj = max + log sum_j e_nj
+
+
+def target_logprobs(h, W, b, y, block=DEFAULT_BLOCK):
+    """``log p(y_n | h_n)`` for every row (float64, numpy): the scoring of :mod:`lmkit.scoring`."""
+    out = np.empty(len(h), dtype=np.float64)
+    for rows, _, _, nll in softmax_blocks(h, W, b, y, block):
+        out[rows] = -nll
+    return out
+
+
+def softmax_nll_numpy(h, W, b, y, mask, block=DEFAULT_BLOCK, with_grads=True):
+    """``(L, dL/dh, dL/dW, dL/db)`` (or ``(L,)``) in numpy, ``block`` rows at a time; ``b`` may be None."""
+    loss = 0.0
+    dh, dW = np.zeros_like(h), np.zeros_like(W)
+    db = np.zeros(W.shape[0], dtype=h.dtype)
+    for rows, e, s, nll in softmax_blocks(h, W, b, y, block):
+        m = mask[rows]
+        loss += m @ nll                                   # L += sum_n mask_n nll_n
+        if with_grads:
+            G = e * (m / s).astype(e.dtype)[:, None]      # mask_n p_nj,  p_nj = e_nj / s_n
+            G[np.arange(len(G)), y[rows]] -= m            # G_nj = mask_n (p_nj - onehot_nj)
+            dh[rows] = G @ W                              # dL/dh_n = sum_j G_nj W_j
+            dW += G.T @ h[rows]                           # dL/dW_j += sum_n G_nj h_n
+            db += G.sum(axis=0)                           # dL/db_j += sum_n G_nj
+    if not with_grads:
+        return (loss,)
+    return (loss, dh, dW) + ((db,) if b is not None else ())
+
+
+# ------------------------------------------------------------------------------------- the fused Op
 
 class SoftmaxNLL(Op):
     """Masked summed softmax cross-entropy and its gradients w.r.t. ``h``, ``V`` and ``c``.
@@ -133,35 +228,6 @@ class SoftmaxNLL(Op):
         grads.append(grad_not_implemented(self, len(inputs) - 1, inputs[-1],
                                           "the per-row NLL (the gradient w.r.t. mask) is not an output"))
         return grads
-
-
-def softmax_nll_numpy(h, V, c, y, mask, block=DEFAULT_BLOCK, with_grads=True):
-    """``(L, dL/dh, dL/dV, dL/dc)`` (or ``(L,)``) in numpy, ``block`` rows at a time; ``c`` may be None."""
-    N, C = h.shape[0], V.shape[0]
-    loss = 0.0
-    dh, dV = np.zeros_like(h), np.zeros_like(V)
-    dc = np.zeros(C, dtype=h.dtype)
-    for start in range(0, N, block):
-        rows = slice(start, start + block)
-        hb, yb, mb = h[rows], y[rows], mask[rows]
-        at_y = (np.arange(len(yb)), yb)
-        z = hb @ V.T                                      # z_nj = h_n . V_j (+ c_j)
-        if c is not None:
-            z += c
-        zmax = z.max(axis=1, keepdims=True)               # subtracted for stability
-        e = np.exp(z - zmax)                              # e_nj = exp(z_nj - max_j z_nj)
-        s = e.sum(axis=1)
-        lse = zmax[:, 0] + np.log(s)                      # logsumexp_j z_nj = max + log sum_j e_nj
-        loss += mb @ (lse - z[at_y])                      # L += sum_n mask_n (logsumexp_j z_nj - z_n,y_n)
-        if with_grads:
-            G = e * (mb / s)[:, None]                     # mask_n p_nj,  p_nj = e_nj / s_n
-            G[at_y] -= mb                                 # G_nj = mask_n (p_nj - onehot_nj)
-            dh[rows] = G @ V                              # dL/dh_n = sum_j G_nj V_j
-            dV += G.T @ hb                                # dL/dV_j += sum_n G_nj h_n
-            dc += G.sum(axis=0)                           # dL/dc_j += sum_n G_nj
-    if not with_grads:
-        return (loss,)
-    return (loss, dh, dV) + ((dc,) if c is not None else ())
 
 
 @jax_funcify.register(SoftmaxNLL)

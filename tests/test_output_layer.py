@@ -1,12 +1,13 @@
-"""The fused softmax output layer (lmkit.fused_output) against the plain graph and plain numpy."""
+"""The output layer (lmkit.output_layer): the fused Op, its numpy blocks and the scoring kernel, against the
+plain graph and plain numpy."""
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 
-import lmkit.backend  # noqa: F401  (silences PyTensor's BLAS warning, limits BLAS threads)
-from lmkit.batched_output import output_nll
-from lmkit.fused_output import SoftmaxNLL, fused_output_nll_sum, softmax_nll_numpy
+from lmkit.output_layer import (SoftmaxNLL, fused_output_nll_sum, output_logprobs, output_nll, softmax_nll_numpy,
+                                target_logprobs)
+from lmkit.pytensor_internals import apply_nodes
 
 N, D, H, C = 37, 4, 5, 11  # N is not a multiple of any block size used below
 
@@ -129,7 +130,7 @@ def test_loss_only_function_uses_forward_only_node(mode):
     X, y, mask = symbolic("float64")
     loss = fused_output_nll_sum(pt.tanh(X @ W), V, c, y, mask, block=8)
     fn = pytensor.function([X, y, mask], loss, mode=mode)
-    ops = [node.op for node in fn.maker.fgraph.apply_nodes if isinstance(node.op, SoftmaxNLL)]
+    ops = [node.op for node in apply_nodes(fn) if isinstance(node.op, SoftmaxNLL)]
     assert ops == [SoftmaxNLL(has_bias=True, with_grads=False, block=8)]
     hv = np.tanh(values["X"] @ W.get_value())
     expected = numpy_nll_sum(hv, V.get_value(), c.get_value(), values["y"], values["mask"])
@@ -142,7 +143,7 @@ def test_gradient_reuses_the_forward_node():
     X, y, mask = symbolic("float64")
     loss = fused_output_nll_sum(pt.tanh(X @ W), V, c, y, mask)
     fn = pytensor.function([X, y, mask], [loss, *pytensor.grad(loss, [W, V, c])], mode="CVM")
-    nodes = [node for node in fn.maker.fgraph.apply_nodes if isinstance(node.op, SoftmaxNLL)]
+    nodes = [node for node in apply_nodes(fn) if isinstance(node.op, SoftmaxNLL)]
     assert len(nodes) == 1 and nodes[0].op.with_grads
 
 
@@ -158,3 +159,20 @@ def test_no_gradient_for_targets_and_none_implemented_for_mask():
         pytensor.grad(loss, mask)
     gV, gh = pytensor.grad(loss, [V, h])
     assert gV.type == V.type and gh.type == h.type
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_scoring_kernel_and_log_probabilities_agree_with_plain_numpy(bias):
+    """``target_logprobs`` (numpy blocks, for scoring) and ``output_logprobs`` (the graph the step API uses)
+    against the whole N x C matrix at once; a block size that does not divide N."""
+    values, W, V, c = problem()
+    h = np.tanh(values["X"] @ W.get_value())
+    Vv, cv = V.get_value(), (c.get_value() if bias else None)
+    z = h @ Vv.T + (0 if cv is None else cv)
+    want = z - z.max(axis=1, keepdims=True)
+    want -= np.log(np.exp(want).sum(axis=1, keepdims=True))
+    y = values["y"]
+    np.testing.assert_allclose(target_logprobs(h, Vv, cv, y, block=8), want[np.arange(N), y], rtol=1e-12)
+    hs = pt.matrix("h", dtype="float64")
+    graph = pytensor.function([hs], output_logprobs(hs, V, c if bias else None), mode="CVM")
+    np.testing.assert_allclose(graph(h), want, rtol=1e-12)

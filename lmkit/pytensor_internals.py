@@ -1,0 +1,116 @@
+"""The PyTensor internals this project reaches into, all in one place, with a check for each.
+
+PyTensor's public API builds a graph, compiles it into a function and calls the function. Three things
+here need more than that, and every one goes through this module:
+
+- data-parallel training (:mod:`lmkit.devices`) runs a JAX-mode function's program once per device under
+  ``shard_map``: it needs the function's jitted JAX program (``fn.vm.jit_fn``), the number of dimensions of
+  its graph's inputs and outputs (``fn.maker.fgraph``), which inputs are shared variables
+  (``fn.maker.inputs[i].implicit``) and their storage (``fn.input_storage``), and a way to put another
+  program in the place of the function's own (``fn.vm``);
+- the trainer passes JAX arrays already placed on devices straight through, which needs the function's
+  input checks switched off (``fn.trust_input``);
+- tests look at the nodes of a compiled graph (``fn.maker.fgraph.apply_nodes``, ``fn.maker.linker``).
+
+These are attributes of PyTensor 3.0.7, not promises. :data:`REQUIRED` lists them, and
+``tests/test_pytensor_internals.py`` compiles a function in the C and the JAX backends and fails, naming
+the attribute, when an upgrade has moved one of them.
+"""
+
+# Attribute paths every compiled function must have, and those of a JAX-mode function only.
+REQUIRED = ("maker.fgraph.inputs", "maker.fgraph.outputs", "maker.fgraph.apply_nodes", "maker.inputs",
+            "maker.linker", "input_storage", "trust_input", "vm")
+REQUIRED_JAX = ("vm.jit_fn", "vm.inputs", "vm.outputs", "vm.storage_map", "vm.allow_gc")
+
+
+def missing(fn):
+    """The attribute paths of :data:`REQUIRED` (and, in JAX mode, :data:`REQUIRED_JAX`) that ``fn`` lacks."""
+    jax = type(getattr(getattr(fn, "maker", None), "linker", None)).__name__ == "JAXLinker"
+    paths = REQUIRED + (REQUIRED_JAX if jax else ())
+    gone = []
+    for path in paths:
+        obj = fn
+        for name in path.split("."):
+            if not hasattr(obj, name):
+                gone.append(path)
+                break
+            obj = getattr(obj, name)
+    return gone
+
+
+def is_jax(fn):
+    """Whether ``fn`` was compiled in JAX mode (its program is a ``jax.jit`` function)."""
+    return type(fn.maker.linker).__name__ == "JAXLinker"
+
+
+def apply_nodes(fn):
+    """The nodes of ``fn``'s compiled graph."""
+    return list(fn.maker.fgraph.apply_nodes)
+
+
+def linker_name(fn):
+    """The class name of the linker that compiled ``fn`` (``"CVMLinker"``, ``"JAXLinker"``, ...)."""
+    return type(fn.maker.linker).__name__
+
+
+def jax_program(fn):
+    """The jitted JAX program of a JAX-mode function: it takes every input of the graph (shared variables
+    included, in graph order) and returns every output (updates included)."""
+    thunk = fn.vm
+    if not hasattr(thunk, "jit_fn"):
+        raise TypeError("a JAX program exists only in a function compiled in JAX mode")
+    return thunk.jit_fn
+
+
+def graph_ndims(fn):
+    """``(input ndims, output ndims)`` of ``fn``'s graph, in the order its program takes and returns them."""
+    fgraph = fn.maker.fgraph
+    return [v.type.ndim for v in fgraph.inputs], [v.type.ndim for v in fgraph.outputs]
+
+
+def shared_inputs(fn):
+    """For every input of the graph, whether it is a shared variable (an implicit input)."""
+    return [spec.implicit for spec in fn.maker.inputs]
+
+
+def shared_storage(fn):
+    """The storage cells (one-element lists) of the shared variables ``fn`` reads: the variables' own."""
+    return [container.storage for container, spec in zip(fn.input_storage, fn.maker.inputs) if spec.implicit]
+
+
+def input_values(fn, explicit):
+    """Every input of the graph as ``fn``'s program takes it: the shared variables' current values, and the
+    values of ``explicit`` (an iterable, in order) for the others."""
+    explicit = iter(explicit)
+    return [container.storage[0] if spec.implicit else next(explicit)
+            for container, spec in zip(fn.input_storage, fn.maker.inputs)]
+
+
+class _ProgramThunk:
+    """Stands in for a JAX-mode function's thunk: the same storage, another program."""
+
+    lazy = False
+
+    def __init__(self, thunk, program):
+        self.inputs, self.outputs = thunk.inputs, thunk.outputs
+        self.allow_gc, self.storage_map = thunk.allow_gc, thunk.storage_map
+        self.jit_fn = program
+
+    def __call__(self):
+        for storage, value in zip(self.outputs, self.jit_fn(*(cell[0] for cell in self.inputs))):
+            storage[0] = value
+
+
+def replace_program(fn, program):
+    """Make the JAX-mode function ``fn`` run ``program`` (same inputs and outputs as :func:`jax_program`'s)
+    in place of its own; calling ``fn`` works as before, updates included."""
+    jax_program(fn)  # a JAX-mode function, or TypeError
+    fn.vm = _ProgramThunk(fn.vm, program)
+    return fn
+
+
+def trust_inputs(fn):
+    """Switch off ``fn``'s input checks, which would copy JAX arrays already on their devices back to numpy:
+    the caller gives every input its exact dtype and shape."""
+    fn.trust_input = True
+    return fn

@@ -1,0 +1,38 @@
+"""What the commands print besides their results: warnings, held-out figures, samples, the tutorial's step time."""
+import sys
+import time
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def report_heldout(data, score, label=""):
+    """Print ``score(split)`` for the validation and test splits that exist: the last lines of every trainer."""
+    for split in ("valid", "test"):
+        if getattr(data, split):
+            print(f"{split}{label}: {score(split)}")
+
+
+def time_sgd_step(model, X, Y, *step_args):
+    """Compile the model, then time one ``sgd_step`` on sentence 10 and print it as the tutorial did.
+
+    One untimed step comes first: the first call of a compiled function sets it up. Like the tutorial's
+    timing, these steps update the weights.
+    """
+    start = time.perf_counter()
+    model.compile()
+    print(f"Compiled in {time.perf_counter() - start:.1f} s")
+    i = min(10, len(X) - 1)
+    model.sgd_step(X[i], Y[i], *step_args)
+    start = time.perf_counter()
+    model.sgd_step(X[i], Y[i], *step_args)
+    print(f"SGD Step time: {(time.perf_counter() - start) * 1000.0:f} milliseconds ({len(X[i])} words)")
+
+
+def print_samples(model, vocab, n, min_length, rules="part2", seed=None):
+    """``n`` sampled sentences, one per line after ``  > `` (the model read word by word: O(C) per word)."""
+    from lmkit.sampling import generate_sentences
+
+    for words in generate_sentences(model, vocab, n, min_length, rules=rules, seed=seed):
+        print("  >", " ".join(words))

@@ -1,0 +1,55 @@
+"""The PyTensor internals the project reaches into live behind one module (lmkit.pytensor_internals), and a
+PyTensor upgrade that moves one of them fails here, naming it."""
+import ast
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from lmkit import pytensor_internals as internals
+
+from .conftest import REPO
+
+# Attribute names that only the adapter may use: PyTensor's compiled-function internals.
+INTERNAL_NAMES = {"vm", "jit_fn", "maker", "input_storage", "trust_input", "fgraph", "storage_map"}
+
+
+@pytest.mark.parametrize("mode", ["CVM", "JAX"])
+def test_every_internal_the_project_uses_is_still_there(mode):
+    if mode == "JAX":
+        pytest.importorskip("jax")
+    w = pytensor.shared(np.ones(3), name="w")
+    x = pt.dvector("x")
+    fn = pytensor.function([x], pt.sum(x * w), updates=[(w, w * 2)], mode=mode)
+    assert internals.missing(fn) == [], f"PyTensor moved {internals.missing(fn)}: update lmkit/pytensor_internals.py"
+    assert internals.is_jax(fn) == (mode == "JAX")
+    assert internals.shared_inputs(fn) == [False, True]
+    assert internals.graph_ndims(fn)[0] == [1, 1]
+    assert [cell[0] for cell in internals.shared_storage(fn)][0].shape == (3,)
+    if mode == "JAX":
+        program = internals.jax_program(fn)
+        internals.replace_program(fn, lambda *args: tuple(2 * v for v in program(*args)))
+        assert float(fn(np.ones(3))) == 6.0   # the replaced program ran: twice the sum
+    else:
+        with pytest.raises(TypeError, match="JAX mode"):
+            internals.jax_program(fn)
+
+
+def test_a_missing_internal_is_named():
+    class Moved:
+        maker = None
+
+    assert "maker.fgraph.inputs" in internals.missing(Moved()) and "vm" in internals.missing(Moved())
+
+
+def test_no_module_outside_the_adapter_names_the_internals():
+    offenders = {}
+    for package in ("lmkit", "rnnlm", "rnn_theano", "gru_theano", "theano_compat"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            if path.name == "pytensor_internals.py":
+                continue
+            names = {node.attr for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Attribute)}
+            if names & INTERNAL_NAMES:
+                offenders[str(path.relative_to(REPO))] = sorted(names & INTERNAL_NAMES)
+    assert offenders == {}
