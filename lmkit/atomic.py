@@ -16,14 +16,18 @@ def atomic_write(path, mode="wb", encoding=None):
     """``with atomic_write(path) as fh: ...`` writes ``path`` all at once, or leaves it as it was.
 
     ``mode`` is ``"wb"`` or ``"w"`` (text, with ``encoding``). The folder is created if needed; the new
-    file gets the usual permissions (``0666`` less the umask), not ``mkstemp``'s ``0600``.
+    file gets the usual permissions (``0666`` less the umask), not ``mkstemp``'s ``0600``. A ``path`` that
+    is a symbolic link writes its target.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)  # through a symbolic link: the target is written, the link stays
+    folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    # Named after the target, so that the run owning the target removes what a killed write left behind
+    # (lmkit.checkpoint.remove_orphans).
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.path.basename(path)}-", suffix=os.path.splitext(path)[1],
+                               dir=folder)
     try:
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh

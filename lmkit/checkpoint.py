@@ -1,56 +1,70 @@
 """Checkpoints: one ``.npz`` file with the weights as arrays and everything else as JSON.
 
-Loading never unpickles (``allow_pickle=False``), so opening a file cannot run code. Writing goes through
-:func:`lmkit.atomic.atomic_write`, so a crash mid-write leaves the previous checkpoint intact.
-
 What a checkpoint holds::
 
     arrays    the weights (``model.get_params()``) and, under ``optimizer/<name>``, the trainer's state
     __meta__  JSON: model_type, hparams (constructor arguments), vocab, and ``run``:
               {"command": "train" | "part2" | "part4",   the trainer that wrote it
                "settings": {flag: value, ...},          every setting of that run, data flags included
-               "progress": {...}}                       where the run stands (the trainer's own fields)
+               "progress": {...},                       where the run stands (the trainer's own fields)
+               "data": {"corpus_fingerprint": ...}}     which corpus it was (lmkit.data.cache.content_fingerprint)
 
 Every trainer writes ``run`` with :func:`save_model` and reads it back with :func:`load_model`: resuming,
-``rnnlm score --split`` and ``rnnlm generate`` all read the same three fields. Files of version 1 (an
-``extra`` dict in one of three shapes) are read into the same form.
+``rnnlm score --split`` and ``rnnlm generate`` all read the same fields. Files of version 1 (an ``extra``
+dict in one of three shapes) are read into the same form. Writing goes through
+:func:`lmkit.atomic.atomic_write`, so a crash mid-write leaves the previous checkpoint intact.
+
+**A file from a stranger** (checkpoints are shared like the tutorial's own ``.npz`` files) is read so that:
+
+- it cannot run code: nothing is unpickled (:mod:`lmkit.npz` refuses object arrays);
+- it cannot cost more memory than what it says it is: the metadata is read first, and at most
+  :data:`MAX_META_BYTES`; JSON nested too deeply is refused; every array's header is then checked, before
+  the array is read, against the shape the recorded model implies (``weight_shapes(hparams)`` of its
+  class: the weights exactly, the optimizer state as its parameters); an unknown member is refused; the
+  vocabulary must have as many words as the model has outputs before it is built; :mod:`lmkit.npz`
+  refuses forged headers and compressed members that would inflate past 16 times the file's size;
+- weights that are not finite are refused, with one line naming the file.
 
 A model is checkpointable when its class is registered (:mod:`lmkit.registry`) and has ``hparams()``
-returning the JSON-able constructor arguments and ``get_params()`` / ``set_params(dict)`` for its weights.
+returning the JSON-able constructor arguments, ``get_params()`` / ``set_params(dict)`` for its weights, and
+``weight_shapes(hparams)``: the shapes ``get_params()`` returns, without building a model.
 """
 import contextlib
 import json
 import os
-import zipfile
+import re
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_savez
 from .errors import CheckpointError
+from .npz import NpzReader, read_all
 from .registry import format_of, model_class
 
 FORMAT = "rnnlm-checkpoint"
-VERSION = 2
+VERSION = 3         # 3: the metadata as UTF-8 bytes; 2: as a numpy unicode string (4 bytes a character)
 META_KEY = "__meta__"
+# The metadata (settings, run record and vocabulary, as JSON) of a checkpoint may take this much: a
+# vocabulary of a million words takes about 17 MB.
+MAX_META_BYTES = 64 << 20
+
+# Checkpoint naming, in one place. Beside the weights, a trainer's state is stored under OPTIMIZER_PREFIX:
+# the optimizer's own arrays, and the hidden state the batched trainer carries between chunks under
+# OPTIMIZER_PREFIX + CARRY_PREFIX + i. The best model of a run goes beside its checkpoint (best_path).
+OPTIMIZER_PREFIX = "optimizer/"
+CARRY_PREFIX = "carry."
+
+
+def best_path(path):
+    """Where a run writing ``path`` keeps its best model so far: ``runs/gru.npz`` -> ``runs/gru.best.npz``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".best" + path.suffix)
 
 
 def read_npz(path):
-    """All arrays of an npz file as a dict, refusing pickled objects; errors name the file."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
-    if not os.path.isfile(path):
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    if not zipfile.is_zipfile(path):  # np.load would try to unpickle anything that is not a zip
-        raise CheckpointError(f"{path}: not a readable .npz checkpoint (not a zip archive)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
-    except ValueError as exc:  # pickled object arrays end up here
-        raise CheckpointError(f"{path}: refused to load ({exc})") from None
+    """All arrays of an ``.npz`` file as a dict, read with the checks of :mod:`lmkit.npz`; errors name the file."""
+    return read_all(path)
 
 
 def save_checkpoint(path, arrays, meta):
@@ -59,25 +73,35 @@ def save_checkpoint(path, arrays, meta):
         raise ValueError(f"{META_KEY!r} is reserved")
     meta = {"format": FORMAT, "version": VERSION, **meta}
     payload = dict(arrays)
-    payload[META_KEY] = np.array(json.dumps(meta))
+    payload[META_KEY] = np.array(json.dumps(meta, ensure_ascii=False).encode("utf-8"))
     atomic_savez(path, payload)
 
 
-def load_checkpoint(path):
-    """Return ``(arrays, meta)`` from a file written by :func:`save_checkpoint` (``meta["run"]`` always set)."""
-    arrays = read_npz(path)
-    if META_KEY not in arrays:
+def read_meta(path, npz=None):
+    """The metadata of a checkpoint (``meta["run"]`` always set), its arrays left unread."""
+    if npz is None:
+        with NpzReader(path) as npz:
+            return read_meta(path, npz)
+    if META_KEY not in npz.names:
         raise CheckpointError(
             f"{path}: no metadata; this is not an rnnlm checkpoint "
             "(an original tutorial file with keys U, V, W loads with load_model_parameters_theano)")
+    text = npz.read(META_KEY, max_bytes=MAX_META_BYTES)
+    if text.shape != () or text.dtype.kind not in "SU":
+        raise CheckpointError(f"{path}: its metadata is not a JSON string")
     try:
-        meta = json.loads(str(arrays.pop(META_KEY)))
-    except json.JSONDecodeError as exc:
+        meta = json.loads(text.item() if text.dtype.kind == "S" else str(text))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: metadata is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: metadata is not valid JSON (nested too deeply)") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: its metadata is not a JSON object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
-    if meta.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {meta['version']} is newer than this code ({VERSION})")
+    version = meta.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {version!r} is newer than this code ({VERSION})")
     if "run" not in meta:
         extra = meta.pop("extra", None)
         meta["run"] = _run_from_version_1(extra if isinstance(extra, dict) else {})
@@ -87,7 +111,67 @@ def load_checkpoint(path):
         raise CheckpointError(f"{path}: its run record is not of the form {{command, settings, progress}}")
     run.setdefault("settings", {})
     run.setdefault("progress", {})
+    return meta
+
+
+def load_checkpoint(path):
+    """Return ``(arrays, meta)`` from a file written by :func:`save_checkpoint` (``meta["run"]`` always set).
+
+    Every array is checked against the model the metadata records before it is read (module notes).
+    """
+    with NpzReader(path) as npz:
+        meta = read_meta(path, npz)
+        names = [n for n in npz.names if n != META_KEY]
+        expected = expected_shapes(path, meta) if names else {}
+        arrays = {}
+        for name in names:
+            shape, _ = npz.shape(name)
+            want = expected(name, shape) if callable(expected) else expected.get(name)
+            if want is None:
+                raise CheckpointError(f"{path}: holds an array {name!r} that a {meta.get('model_type')} "
+                                      "checkpoint does not have")
+            if shape != want:
+                raise CheckpointError(f"{path}: weights do not fit a {meta.get('model_type')} with "
+                                      f"{meta.get('hparams')} ({name} has shape {shape}, expected {want})")
+            arrays[name] = npz.read(name)
+    for name, value in arrays.items():
+        if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+            raise CheckpointError(f"{path}: {name} holds NaN or infinite values")
     return arrays, meta
+
+
+def expected_shapes(path, meta):
+    """``(name, shape) -> expected shape or None`` for the arrays of the model ``meta`` records: its weights
+    (``weight_shapes`` of its class) and, under :data:`OPTIMIZER_PREFIX`, state shaped like them (Adam's and
+    RMSprop's moments ``m.<name>``, ``v.<name>``, the step count ``t``) or like the carried hidden state
+    (``carry.<i>``: hidden_dim x any batch)."""
+    model_type, hparams = meta.get("model_type"), meta.get("hparams")
+    try:
+        cls = model_class(model_type)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    if not isinstance(hparams, dict):
+        raise CheckpointError(f"{path}: its metadata holds no model settings (hparams)")
+    try:
+        shapes = cls.weight_shapes(hparams)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot build a {model_type} with {hparams} ({exc})") from None
+    hidden = hparams.get("hidden_dim")
+
+    def expected(name, shape):
+        if not name.startswith(OPTIMIZER_PREFIX):
+            return shapes.get(name)
+        rest = name[len(OPTIMIZER_PREFIX):]
+        moment = re.fullmatch(r"[mv]\.(.+)", rest)
+        if moment:
+            return shapes.get(moment.group(1))
+        if rest == "t":
+            return ()
+        if re.fullmatch(re.escape(CARRY_PREFIX) + r"\d+", rest) and len(shape) == 2:
+            return (hidden, shape[1])
+        return None
+
+    return expected
 
 
 def _run_from_version_1(extra):
@@ -104,22 +188,12 @@ def _run_from_version_1(extra):
     return {"command": "part2" if extra else None, "settings": settings, "progress": progress}
 
 
-# Checkpoint naming, in one place. Beside the weights, a trainer's state is stored under OPTIMIZER_PREFIX:
-# the optimizer's own arrays, and the hidden state the batched trainer carries between chunks under
-# OPTIMIZER_PREFIX + CARRY_PREFIX + i. The best model of a run goes beside its checkpoint (best_path).
-OPTIMIZER_PREFIX = "optimizer/"
-CARRY_PREFIX = "carry."
-
-
-def best_path(path):
-    """Where a run writing ``path`` keeps its best model so far: ``runs/gru.npz`` -> ``runs/gru.best.npz``."""
-    path = Path(path)
-    return path.with_name(path.stem + ".best" + path.suffix)
-
-
-def run_record(command, settings, progress=None):
-    """The ``run`` field of a checkpoint: which trainer, with which settings, and how far it got."""
-    return {"command": command, "settings": dict(settings), "progress": dict(progress or {})}
+def run_record(command, settings, progress=None, data=None):
+    """The ``run`` field of a checkpoint: which trainer, with which settings, how far it got, on which data."""
+    record = {"command": command, "settings": dict(settings), "progress": dict(progress or {})}
+    if data:
+        record["data"] = dict(data)
+    return record
 
 
 def save_model(path, model, vocab=None, run=None, optimizer_state=None):
@@ -150,16 +224,22 @@ def load_model(path, expected_type=None, vocab=None, **model_kwargs):
         allowed = (expected_type,) if isinstance(expected_type, str) else tuple(expected_type)
         if model_type not in allowed:
             raise CheckpointError(f"{path}: holds a {model_type} model, expected {' or '.join(allowed)}")
-    stored_vocab = Vocabulary.from_dict(meta["vocab"], source=path) if meta.get("vocab") else None
+    cls = model_class(model_type)
+    hparams = meta.get("hparams")
+    if not isinstance(hparams, dict):
+        raise CheckpointError(f"{path}: its metadata holds no model settings (hparams)")
+    stored = meta.get("vocab")
+    if stored:
+        words = stored.get("words") if isinstance(stored, dict) else None
+        if isinstance(words, list) and len(words) != hparams.get("word_dim", len(words)):
+            raise CheckpointError(f"{path}: vocabulary of {len(words)} words does not match "
+                                  f"word_dim={hparams['word_dim']}")
+    stored_vocab = Vocabulary.from_dict(stored, source=path) if stored else None
     if vocab is not None and stored_vocab is not None and stored_vocab.words != vocab.words:
         raise CheckpointError(f"{path}: was trained with a different vocabulary "
                               f"({len(stored_vocab)} words) than the one given ({len(vocab)} words)")
     meta["optimizer_state"] = {k[len(OPTIMIZER_PREFIX):]: arrays.pop(k) for k in list(arrays)
                                if k.startswith(OPTIMIZER_PREFIX)}
-    cls = model_class(model_type)
-    hparams = meta.get("hparams")
-    if not isinstance(hparams, dict):
-        raise CheckpointError(f"{path}: its metadata holds no model settings (hparams)")
     try:
         model = cls(**hparams, **model_kwargs)
     except (TypeError, ValueError) as exc:  # an unknown or out-of-range setting, e.g. edited by hand
@@ -167,10 +247,7 @@ def load_model(path, expected_type=None, vocab=None, **model_kwargs):
     try:
         model.set_params(arrays)
     except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit a {model_type} with {meta['hparams']} ({exc})") from None
-    if stored_vocab is not None and len(stored_vocab) != meta["hparams"].get("word_dim", len(stored_vocab)):
-        raise CheckpointError(f"{path}: vocabulary of {len(stored_vocab)} words does not match "
-                              f"word_dim={meta['hparams']['word_dim']}")
+        raise CheckpointError(f"{path}: weights do not fit a {model_type} with {hparams} ({exc})") from None
     return model, stored_vocab or vocab, meta
 
 
@@ -187,7 +264,8 @@ def open_model(path, mode=None, dtype=None):
     (:func:`lmkit.registry.register_format`), such as the tutorial's ``trained-model-theano.npz``
     (U, V, W) or its GRU file (E, U, W, V, b, c). Those carry no vocabulary: the caller supplies one.
     """
-    keys = set(read_npz(path))
+    with NpzReader(path) as npz:
+        keys = set(npz.names)
     kwargs = {"mode": mode, **({"dtype": dtype} if dtype else {})}
     if META_KEY in keys:
         return load_model(path, **kwargs)
@@ -201,47 +279,63 @@ def open_model(path, mode=None, dtype=None):
 
 @contextlib.contextmanager
 def exclusive_output(path):
-    """Claim the checkpoint path ``path`` for one training run, for as long as the ``with`` block lasts.
+    """Claim the checkpoint path ``path`` for one training run while the ``with`` block lasts; yields the
+    path the run writes (a symbolic link resolved to its target, which is then what is written).
 
-    The claim is a file ``<path>.lock`` created exclusively and holding the owner's process id, so a second
-    run with the same output is refused with one line instead of silently replacing the first run's
-    files. A lock left by a process that no longer exists (killed with SIGKILL, say) is taken over. The
-    folder is created and tested for writing here, before any training, and a folder given as the path is
-    refused.
+    The claim is an exclusive ``flock`` on ``<path>.lock``, which the kernel holds for this process and
+    drops when it ends, however it ends: there is no moment between creating the file and owning it, and
+    no guessing whether an old lock is stale. A second run with the same output is refused with one line
+    naming the process that holds it (the lock file holds its id). Temporary files that interrupted writes
+    of this output left behind (``.tmp-<name>-*``, :func:`lmkit.atomic.atomic_write`) are removed once the
+    lock is held. The folder is created and tested for writing here, before any training, and a folder
+    given as the path is refused.
     """
-    path = Path(path)
+    import fcntl
+
+    path = Path(os.path.realpath(path))
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder; give a file name for the checkpoint, such as {path / 'model.npz'}")
     lock = path.with_name(path.name + ".lock")
+    for _ in range(10):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise CheckpointError(f"{path}: another training run (process {owner}) is writing it; "
+                                  "choose another --out or wait for it to finish") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the lock file was released and removed between opening and locking it: again
+    else:
+        raise CheckpointError(f"{path}: could not take the lock {lock}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                break
-            except FileExistsError:
-                owner = _lock_owner(lock)
-                if owner is not None:
-                    raise CheckpointError(f"{path}: another training run (process {owner}) is writing it; "
-                                          "choose another --out or wait for it to finish") from None
-                lock.unlink(missing_ok=True)  # stale: its process is gone
-        else:
-            raise CheckpointError(f"{path}: could not take over the stale lock {lock}")
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "w") as fh:
-        fh.write(str(os.getpid()))
-    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        remove_orphans(path)
         yield path
     finally:
-        lock.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()   # before the lock is dropped, so a newcomer never locks a file about to vanish
+        os.close(fd)
 
 
-def _lock_owner(lock):
-    """The live process id written in ``lock``, or None when it is unreadable or that process is gone."""
-    try:
-        pid = int(lock.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
+def remove_orphans(path):
+    """Remove what interrupted atomic writes of ``path`` and of its best model left in their folder."""
+    for target in (Path(path), best_path(path)):
+        for orphan in target.parent.glob(f".tmp-{glob_escape(target.name)}-*"):
+            with contextlib.suppress(OSError):
+                orphan.unlink()
+
+
+def glob_escape(name):
+    return re.sub(r"([*?\[])", r"[\1]", name)

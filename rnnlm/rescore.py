@@ -62,11 +62,9 @@ def rerank(hypotheses, lm_scores, weight):
 
 def run(args):
     import functools
-    import sys
-
     from tqdm import tqdm
 
-    from lmkit.data.sources import decode_text
+    from lmkit.data.sources import read_stdin
     from lmkit.data.tokenize import tokenize_sentence
     from lmkit.errors import DataError
     from lmkit.scoring import LOG_BASES, sentence_logprobs
@@ -75,7 +73,7 @@ def run(args):
     from .score import json_line
 
     if args.nbest == "-":
-        hypotheses = read_nbest(decode_text(sys.stdin.buffer.read(), "standard input").splitlines(), "standard input")
+        hypotheses = read_nbest(read_stdin().splitlines(), "standard input")
     else:
         try:
             with open(args.nbest, encoding="utf-8") as fh:

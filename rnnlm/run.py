@@ -80,6 +80,7 @@ class Run:
     progress: dict = None          # where a resumed run stands (the trainer's own fields); None: a new run
     optimizer_state: dict = field(default_factory=dict)   # the arrays a resumed trainer stored beside the weights
     source: str = None             # the --resume or --init file
+    fingerprint: str = None        # the corpus's content (lmkit.data.cache.content_fingerprint)
 
     @property
     def vocab(self):
@@ -89,7 +90,8 @@ class Run:
         """The run record a checkpoint of this run holds (:func:`lmkit.checkpoint.run_record`)."""
         from lmkit.checkpoint import run_record
 
-        return run_record(self.command, recorded(self.settings), progress)
+        return run_record(self.command, recorded(self.settings), progress,
+                          data={"corpus_fingerprint": self.fingerprint})
 
     def describe_data(self):
         return describe(self.data)
@@ -198,12 +200,26 @@ def start_or_resume(command, options, out, check=None):
     elif settings.get("init"):
         model, vocab, settings = start_from(command, settings, explicit)
     data = load_dataset(settings, vocab=vocab, explicit=explicit)
+    fingerprint = check_corpus(settings["corpus"], saved.get("data") if resume else None, resume)
     if model is None:
         model = build_model(settings, len(data.vocab))
         settings.update({k: v for k, v in model_settings(model).items() if k in settings})
     elif model.word_dim != len(data.vocab):
         raise CheckpointError(f"{source}: has {model.word_dim} words, the vocabulary {len(data.vocab)}")
-    return Run(command, Settings(settings), model, data, str(out), progress, optimizer_state, source)
+    return Run(command, Settings(settings), model, data, str(out), progress, optimizer_state, source, fingerprint)
+
+
+def check_corpus(corpus, recorded_data, source):
+    """The corpus's fingerprint, after checking it against the one a checkpoint recorded (``recorded_data``,
+    its run record's ``data``; files written before fingerprints were recorded are not checked)."""
+    from lmkit.data.cache import content_fingerprint
+
+    fingerprint = content_fingerprint(corpus)
+    recorded_fingerprint = (recorded_data or {}).get("corpus_fingerprint")
+    if recorded_fingerprint and recorded_fingerprint != fingerprint:
+        raise CheckpointError(f"{source}: the corpus {corpus} has changed since this model was trained on it "
+                              f"(fingerprint {fingerprint}, recorded {recorded_fingerprint})")
+    return fingerprint
 
 
 def start_from(command, settings, explicit):

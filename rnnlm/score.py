@@ -32,24 +32,25 @@ def add_arguments(ap):
 
 def read_text(args, vocab, meta):
     """Tokenized sentences (START ... END) from --text, --file or --split; the split's are decoded."""
-    import sys
-
     from lmkit.data import load_sentences, tokenize_documents
-    from lmkit.data.sources import decode_text, paragraphs
+    from lmkit.data.sources import paragraphs, read_stdin
     from lmkit.errors import RNNLMError
 
     from .data import DATA_KEYS, load_dataset
+    from .run import check_corpus
 
     if args.text is not None:
         return tokenize_documents([args.text])
     if args.file == "-":  # read as a file would be: UTF-8 bytes, paragraphs
-        return tokenize_documents(paragraphs(decode_text(sys.stdin.buffer.read(), "standard input")))
+        return tokenize_documents(paragraphs(read_stdin()))
     if args.file is not None:
         return load_sentences(args.file)
     settings = meta["run"]["settings"]
     if not all(k in settings for k in DATA_KEYS):
         raise RNNLMError(f"{args.model}: does not record its corpus; use --file instead of --split")
-    return [vocab.decode(s) for s in getattr(load_dataset(settings, vocab=vocab), args.split)]
+    data = load_dataset(settings, vocab=vocab)
+    check_corpus(settings["corpus"], meta["run"].get("data"), args.model)
+    return [vocab.decode(s) for s in getattr(data, args.split)]
 
 
 def json_line(record):

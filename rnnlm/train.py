@@ -75,6 +75,37 @@ def check_devices(settings):
                          f"{'s' if len(here) > 1 else ''} here{hint}") from None
 
 
+def check_memory(run):
+    """A warning when one training step would not fit in the memory this machine has free: the weights with
+    their gradients and Adam's two moments, and about three batch x bptt x C arrays of the output layer."""
+    import numpy as np
+
+    from .report import warn
+
+    s = run.settings
+    itemsize = np.dtype(s.dtype).itemsize
+    weights = sum(int(np.prod(np.shape(v.get_value()))) for v in run.model.trainable_params().values())
+    need = itemsize * (4 * weights + 3 * s.batch_size * s.bptt * len(run.vocab))
+    free = available_memory()
+    if free is not None and need > 0.8 * free:
+        warn(f"training needs about {need / 2**30:.1f} GiB (weights, gradients, optimizer state and the output "
+             f"layer's batch x bptt x {len(run.vocab)} values) and {free / 2**30:.1f} GiB are free; a smaller "
+             "--vocab-size, --batch-size or --bptt fits better")
+    return need
+
+
+def available_memory():
+    """Bytes of memory free for a new process (``MemAvailable`` of /proc/meminfo), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def run(args):
     from lmkit.checkpoint import exclusive_output
 
@@ -98,6 +129,7 @@ def train(args, out):
 
     run = start_or_resume("train", args, out, check=check_devices)
     s, model, data = run.settings, run.model, run.data
+    check_memory(run)
     if run.progress is not None:
         state = FitState.from_dict(run.progress)
         if "learning_rate" in args.explicit:

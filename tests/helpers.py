@@ -80,3 +80,26 @@ class TableModel(ReadsHistory):
 
     def predict_proba(self, x):
         return self.table[np.asarray(x)]
+
+
+def rnnlm(*args, stdin=None):
+    """Run ``rnnlm ARGS`` in this process (the same code as the installed command, without the start-up
+    of a new interpreter); returns what ``subprocess.run`` would: returncode, stdout and stderr."""
+    import contextlib
+    import io
+    import subprocess
+    import sys
+
+    from rnnlm.cli import main
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    saved_stdin = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()), encoding="utf-8")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        sys.stdin = saved_stdin
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

@@ -1,15 +1,12 @@
 """The ``rnnlm`` command and the layering behind it: one command with subcommands, one vocabulary of
 flags, one registry that keeps ``lmkit`` free of the model packages, one run record in checkpoints."""
 import ast
-import json
 import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from lmkit.checkpoint import META_KEY, load_checkpoint
 from rnnlm.cli import COMMANDS, build_parser
 from rnnlm.flags import parse
 
@@ -99,24 +96,6 @@ def test_one_vocabulary_of_flags_across_subcommands():
         options = {o for a in subparsers[trainer]._actions for o in a.option_strings}
         assert {"--corpus", "--vocab-size", "--mode", "--dtype", "--seed", "--out", "--samples",
                 "--learning-rate", "--epochs", "--hidden-dim", "--no-progress"} <= options, trainer
-
-
-def test_a_version_1_checkpoint_reads_as_a_run_record(tmp_path):
-    """Files written before the run record existed: each trainer's own ``extra`` becomes {command, settings,
-    progress}, so resuming and ``score --split`` read old and new files alike."""
-    data = {"corpus": "shakespeare:macbeth", "vocab_size": 100}
-    old = {"train": {"data": data, "trainer": {"bptt": 8}, "run": {"epochs": 2}, "fit": {"epoch": 1}},
-           "part4": {"data": data, "run": {"cell": "lstm", "decay": 0.5}, "part4": {"epoch": 0, "index": 5}},
-           "part2": {"data": data, "epoch": 3, "num_examples_seen": 9}}
-    for command, extra in old.items():
-        meta = {"format": "rnnlm-checkpoint", "version": 1, "model_type": "RNNTheano", "extra": extra}
-        np.savez(tmp_path / f"{command}.npz", **{META_KEY: np.array(json.dumps(meta))})
-        run = load_checkpoint(tmp_path / f"{command}.npz")[1]["run"]
-        assert run["command"] == command and run["settings"]["corpus"] == "shakespeare:macbeth"
-    assert load_checkpoint(tmp_path / "train.npz")[1]["run"]["settings"]["bptt"] == 8
-    part4 = load_checkpoint(tmp_path / "part4.npz")[1]["run"]["settings"]
-    assert part4["model"] == "lstm" and part4["rmsprop_decay"] == 0.5  # today's names for --cell and --decay
-    assert load_checkpoint(tmp_path / "part2.npz")[1]["run"]["progress"] == {"epoch": 3, "num_examples_seen": 9}
 
 
 def test_help_imports_neither_pytensor_nor_jax():

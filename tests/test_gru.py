@@ -7,7 +7,7 @@ numpy are float64.
 import numpy as np
 import pytest
 
-from gru_theano import (GRUTheano, LSTMTheano, hard_sigmoid, load_model_parameters_theano,
+from gru_theano import (GRUTheano, hard_sigmoid, load_model_parameters_theano,
                         numerical_gradients, save_model_parameters_theano)
 from lmkit import checkpoint
 from lmkit.errors import CheckpointError
@@ -270,50 +270,6 @@ def test_set_params_rejects_wrong_shapes_and_names(gru):
             gru.set_params(bad)
     for name, value in gru.get_params().items():  # nothing was half-applied
         np.testing.assert_array_equal(value, good[name])
-
-
-def with_random_caches(model, seed):
-    rng = np.random.RandomState(seed)
-    params = model.get_params()
-    params.update({"m" + k: rng.uniform(0, 1, params[k].shape) for k in model.params})
-    return params
-
-
-@pytest.mark.parametrize("kwargs", [{}, {"embed_dim": 3, "num_layers": 1, "gate": "sigmoid",
-                                         "bptt_truncate": 5}])
-def test_checkpoint_round_trip_is_bit_for_bit(tmp_path, kwargs):
-    model = GRUTheano(C, hidden_dim=H, dtype="float64", seed=3, **kwargs)
-    model.set_params(with_random_caches(model, 0))
-    path = tmp_path / "gru.npz"
-    checkpoint.save_model(path, model)
-    loaded, _, meta = checkpoint.load_model(path, expected_type="GRUTheano", dtype="float64")
-    assert type(loaded) is GRUTheano and loaded.hparams() == model.hparams()
-    original, restored = model.get_params(), loaded.get_params()
-    assert set(original) == set(restored)
-    for name in original:
-        assert restored[name].dtype == original[name].dtype
-        np.testing.assert_array_equal(restored[name], original[name])
-
-
-def test_checkpoint_arrays_and_hparams_rebuild_the_model(tmp_path):
-    """The same round trip through the lower-level pieces (independent of the vocabulary module)."""
-    model = GRUTheano(C, hidden_dim=H, num_layers=3, dtype="float32", seed=4)
-    model.set_params(with_random_caches(model, 1))
-    path = tmp_path / "gru.npz"
-    checkpoint.save_model(path, model)
-    arrays, meta = checkpoint.load_checkpoint(path)
-    assert meta["model_type"] == "GRUTheano"
-    rebuilt = checkpoint.model_class(meta["model_type"])(**meta["hparams"], dtype="float32")
-    rebuilt.set_params(arrays)
-    for name, value in model.get_params().items():
-        assert rebuilt.get_params()[name].tobytes() == value.tobytes(), name
-
-
-def test_lstm_checkpoint_is_refused_as_gru(tmp_path):
-    path = tmp_path / "lstm.npz"
-    checkpoint.save_model(path, LSTMTheano(C, hidden_dim=H, seed=0))
-    with pytest.raises(CheckpointError, match="LSTMTheano"):
-        checkpoint.load_model(path, expected_type="GRUTheano")
 
 
 def test_original_format_round_trip(tmp_path, gru, gru_3layer):

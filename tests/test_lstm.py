@@ -7,7 +7,6 @@ import pytest
 
 from gru_theano import GRUTheano, LSTMTheano, load_model_parameters_theano, numerical_gradients, \
     save_model_parameters_theano
-from lmkit import checkpoint
 from lmkit.errors import CheckpointError
 
 from .helpers import QUIET, randomized
@@ -150,25 +149,6 @@ def test_set_params_rejects_wrong_shapes(lstm):
         lstm.set_params({k: v for k, v in good.items() if k != "E"})
     for name, value in lstm.get_params().items():
         np.testing.assert_array_equal(value, good[name])
-
-
-def test_checkpoint_round_trip_is_bit_for_bit(tmp_path):
-    model = LSTMTheano(C, hidden_dim=H, embed_dim=3, num_layers=2, dtype="float64", seed=3)
-    rng = np.random.RandomState(0)
-    params = model.get_params()
-    params.update({"m" + k: rng.uniform(0, 1, params[k].shape) for k in model.params})
-    model.set_params(params)
-    checkpoint.save_model(tmp_path / "lstm.npz", model)
-    loaded, _, _ = checkpoint.load_model(tmp_path / "lstm.npz", expected_type="LSTMTheano", dtype="float64")
-    assert type(loaded) is LSTMTheano and loaded.hparams() == model.hparams()
-    for name, value in model.get_params().items():
-        assert loaded.get_params()[name].tobytes() == value.tobytes(), name
-
-
-def test_gru_checkpoint_is_refused_as_lstm(tmp_path):
-    checkpoint.save_model(tmp_path / "gru.npz", GRUTheano(C, hidden_dim=H, seed=0))
-    with pytest.raises(CheckpointError, match="GRUTheano"):
-        checkpoint.load_model(tmp_path / "gru.npz", expected_type="LSTMTheano")
 
 
 def test_original_format_with_lstm_class(tmp_path, lstm):

@@ -4,7 +4,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from gru_theano import GRUTheano, LSTMTheano, numerical_gradients
+from gru_theano import GRUTheano, numerical_gradients
 from lmkit.checkpoint import load_model, save_model
 from lmkit.data.batching import pad_batch
 from lmkit.trainer import BatchedTrainer
@@ -101,6 +101,22 @@ def test_trainer_masks_are_seeded_scaled_and_variational_on_request():
     assert not np.array_equal(plain._dropout_masks(BATCH)[0], a[0])
     with pytest.raises(ValueError, match="dropout"):
         BatchedTrainer(model, dropout=1.0)
+
+
+def test_dropout_keeps_each_unit_with_probability_one_minus_p_and_every_site_draws_its_own_mask():
+    """At p = 0.25 (where keeping with probability p would show) the kept share is 0.75 and the kept units
+    are scaled by 1 / 0.75; the input, between-layer and output masks are drawn separately."""
+    from types import SimpleNamespace
+
+    model = GRUTheano(C, hidden_dim=16, num_layers=2, dtype="float64", seed=0)
+    trainer = BatchedTrainer(model, "sgd", bptt=50, batch_size=64, mode="c", dropout=0.25)
+    masks = trainer._dropout_masks(SimpleNamespace(x=np.zeros((50, 64), dtype=np.int32), seed=(0, 0, 0)))
+    assert [m.shape for m in masks] == [(50, 16, 64)] * 3
+    for m in masks:
+        assert np.unique(m).tolist() == [0.0, pytest.approx(1 / 0.75)]
+        assert np.mean(m > 0) == pytest.approx(0.75, abs=0.01)    # 51,200 draws: the share within 0.01
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    assert np.mean((masks[0] > 0) == (masks[1] > 0)) < 0.7        # independent: 0.75^2 + 0.25^2 = 0.625 agree
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What README promises about interrupted runs: a resumed run ends with the uninterrupted run's weights, bit for
 bit, whether it was stopped by Ctrl-C (SIGINT, anywhere) or killed (SIGKILL, from its last epoch checkpoint);
-resuming keeps every recorded setting; one output belongs to one run at a time."""
+resuming keeps every recorded setting (the lock that keeps one output to one run: tests/test_checkpoint.py)."""
 import os
 import signal
 import subprocess
@@ -86,12 +86,3 @@ def test_resume_keeps_the_recorded_settings_and_refuses_changes(tmp_path):
         refused = run_script("train.py", "--resume", out, flag, value)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
         assert f"error: {flag} cannot change when resuming" in refused.stderr
-
-
-def test_one_output_belongs_to_one_run(tmp_path):
-    out = tmp_path / "m.npz"
-    (tmp_path / "m.npz.lock").write_text(str(os.getpid()))  # a live process holds it
-    busy = run_script("train.py", *TINY, "--out", out)
-    assert busy.returncode == 2 and "another training run (process" in busy.stderr and not out.exists()
-    folder = run_script("train.py", *TINY, "--out", tmp_path)
-    assert folder.returncode == 2 and "is a folder" in folder.stderr

@@ -12,30 +12,10 @@ from lmkit.data import Vocabulary, tokenize_documents
 from lmkit.scoring import word_logprobs
 
 from .conftest import REPO
+from .helpers import rnnlm
 
 TEXT = ("The king is dead. Long live the king. My lord, the queen is here. The king and the queen are gone. "
         "My lord is dead. The queen is my lord's. Long live the queen. ") * 3
-
-
-def rnnlm(*args, stdin=None):
-    """Run ``rnnlm ARGS`` in this process (the same code as the installed command, without the start-up
-    of a new interpreter); returns what ``subprocess.run`` would: returncode, stdout and stderr."""
-    import contextlib
-    import io
-
-    from rnnlm.cli import main
-
-    out, err, code = io.StringIO(), io.StringIO(), 0
-    saved_stdin = sys.stdin
-    sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()), encoding="utf-8")
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 2
-    finally:
-        sys.stdin = saved_stdin
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ import pytensor.tensor as pt
 import pytest
 
 from gru_theano import GRUTheano, LSTMTheano
-from lmkit import atomic
 from lmkit.checkpoint import load_model
-from lmkit.data import Vocabulary
 from lmkit.data.batching import packed_batches, pad_batch
 from lmkit.errors import TrainingError
 from lmkit.optim import clip_by_global_norm, make_optimizer
@@ -200,44 +198,6 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert out.read_bytes() == good
     model, _, _ = load_model(out)
     assert all(np.all(np.isfinite(v)) for v in model.get_params().values())
-
-
-def test_checkpoint_interrupted_mid_write_leaves_the_previous_one(tmp_path, monkeypatch):
-    path = tmp_path / "m.npz"
-    atomic.atomic_savez(path, {"a": np.arange(3)})
-    before = path.read_bytes()
-
-    def crash_mid_write(fh, **arrays):
-        fh.write(b"PK\x03\x04 half a zip")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(atomic.np, "savez", crash_mid_write)
-    with pytest.raises(OSError, match="disk full"):
-        atomic.atomic_savez(path, {"a": np.arange(5)})
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left behind
-
-
-def test_vocabulary_written_mid_crash_leaves_the_previous_one(tmp_path, monkeypatch):
-    """Vocabularies go through the same atomic write as checkpoints (lmkit.atomic)."""
-    import json
-
-    from lmkit.data import vocab as vocab_module
-
-    path = tmp_path / "vocab.json"
-    Vocabulary.build([["a", "b", "a"]], 10, "part2").save(path)
-    before = path.read_bytes()
-
-    def crash_mid_write(obj, fh, **kwargs):
-        fh.write('{"words": ["half')
-        raise OSError("disk full")
-
-    monkeypatch.setattr(vocab_module.json, "dump", crash_mid_write)
-    with pytest.raises(OSError, match="disk full"):
-        Vocabulary.build([["c"]], 10, "part2").save(path)
-    monkeypatch.undo()
-    assert path.read_bytes() == before and json.loads(before)["words"]
-    assert [p.name for p in tmp_path.iterdir()] == ["vocab.json"]
 
 
 def test_learning_rate_halves_on_plateau_and_training_stops_early(tmp_path, monkeypatch):

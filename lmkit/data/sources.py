@@ -111,11 +111,25 @@ def read_shakespeare(subset="all"):
     return documents
 
 
+# The most text read from one file or stream: the whole built-in corpus is 5 MB. A device or an endless
+# pipe (/dev/zero, `yes |`) is stopped here rather than read until memory runs out.
+MAX_TEXT_BYTES = 512 << 20
+
+
+def read_bounded(stream, name):
+    """At most :data:`MAX_TEXT_BYTES` from a binary stream; more is a one-line DataError naming it."""
+    data = stream.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        raise DataError(f"{name}: more than {MAX_TEXT_BYTES >> 20} MB of text; split it into smaller files")
+    return data
+
+
 def read_text_file(path):
-    """A UTF-8 file's text; a missing or undecodable file is a one-line DataError."""
+    """A UTF-8 file's text; a missing, undecodable or oversized file is a one-line DataError."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = read_bounded(fh, path)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -123,6 +137,19 @@ def read_text_file(path):
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     return decode_text(data, path)
+
+
+def read_stdin():
+    """Standard input's text, read as a file is (UTF-8, at most :data:`MAX_TEXT_BYTES`); a closed standard
+    input is a one-line DataError."""
+    import sys
+
+    if sys.stdin is None or getattr(sys.stdin, "buffer", None) is None:
+        raise DataError("standard input is closed: give a file, or pipe text in")
+    try:
+        return decode_text(read_bounded(sys.stdin.buffer, "standard input"), "standard input")
+    except (OSError, ValueError) as exc:  # ValueError: reading a closed file
+        raise DataError(f"standard input: cannot read it ({exc})") from None
 
 
 def decode_text(data, name):
