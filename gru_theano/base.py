@@ -319,10 +319,13 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
             top = top * dropout["output"]
         return top, [s[-1] for s in seqs]
 
-    def next_states(self, words, states):
-        """One step of every layer for a batch of words ``(B,)`` (the step API of :mod:`lmkit.batched`): the new
-        states and the top layer's ``(H, B)``."""
+    def input_table(self):
+        """The embedding ``E``: column ``w`` is word ``w``'s vector (the step API of :mod:`lmkit.batched`)."""
+        return self.E
+
+    def next_states(self, inputs, states):
+        """One step of every layer for a batch (the step API of :mod:`lmkit.batched`): ``inputs`` is
+        ``E[:, x_t]`` for every sentence, ``(D, B)``; returns the new states and the top layer's ``(H, B)``."""
         names = self.recurrent_param_names()
-        x_e = self.E.T[words].T                                          # (D, B): E[:, x_t] for every sentence
-        new = self.step_layers(x_e, states, {n: self.params[n] for n in names})
+        new = self.step_layers(inputs, states, {n: self.params[n] for n in names})
         return new, new[-1]

@@ -14,7 +14,9 @@ A model provides ``hidden_dim``, ``dtype``, ``mode``, ``num_states()`` and
 
 - ``batched_top(x, states, reset=None, dropout=None)``: the top layer's states ``(T, H, B)`` and the final
   states, for word indices ``x`` ``(T, B)`` and starting states ``(H, B)`` each;
-- ``next_states(words, states)``: one step for word indices ``words`` ``(B,)``: the new states and the top
+- ``input_table()``: the matrix (symbolic, D x C) whose column ``w`` is what the recurrence reads for word
+  ``w`` (the GRU's and LSTM's embedding ``E``, the RNN's ``U``);
+- ``next_states(inputs, states)``: one step for the looked-up inputs ``(D, B)``: the new states and the top
   layer's state ``(H, B)``;
 - ``output_layer()``: the output weights ``W`` (C x H) and bias ``b`` (or None), symbolic.
 """
@@ -74,14 +76,33 @@ class BatchedLM:
         return new, np.asarray(logprobs)
 
     def _compile_step(self):
+        """``(step function, whether batches are padded)``. In JAX mode the output layer is part of the graph;
+        on the CPU backends the graph returns the top state and the output weights (borrowed, not copied) and
+        :func:`lmkit.output_layer.logprobs_numpy` finishes, its float32 ``exp`` vectorised (PyTensor's C code
+        calls ``exp`` once per value: at C = 8000 that took most of the step)."""
         import pytensor
         import pytensor.tensor as pt
 
         from .backend import pytensor_mode
+        from .output_layer import logprobs_numpy
 
-        words = pt.ivector("words")
         states = [pt.matrix(f"state{i}", dtype=self.dtype) for i in range(self.num_states())]
-        new, top = self.next_states(words, states)
-        logprobs = output_logprobs(top.T, *self.output_layer())  # (B, C)
+        table, (W, b) = self.input_table(), self.output_layer()
         mode = pytensor_mode(self.mode)
-        return pytensor.function([words, *states], [*new, logprobs], mode=mode), mode == "JAX"
+        if mode == "JAX":
+            words = pt.ivector("words")
+            new, top = self.next_states(table.T[words].T, states)
+            logprobs = output_logprobs(top.T, W, b)  # (B, C)
+            return pytensor.function([words, *states], [*new, logprobs], mode=mode), True
+        # The word vectors are looked up in numpy too: PyTensor's C gather copies the whole table at every call.
+        inputs = pt.matrix("inputs", dtype=self.dtype)
+        new, top = self.next_states(inputs, states)
+        weights = [pytensor.Out(v, borrow=True) for v in (W, b) if v is not None]   # the arrays, not copies
+        fn = pytensor.function([inputs, *states], [*new, top.T, *weights], mode=mode)
+        n = len(new)
+
+        def step(words, *state):
+            out = fn(table.get_value(borrow=True)[:, words], *state)
+            return [*out[:n], logprobs_numpy(*out[n:])]
+
+        return step, False

@@ -34,7 +34,8 @@ Three implementations of the layer, held to each other by the tests:
   mode and the step-by-step generation graph use it;
 - :func:`softmax_blocks`, numpy over row blocks: ``SoftmaxNLL.perform`` (the C and Python modes) and the
   scoring of :mod:`lmkit.scoring` on the CPU backends (:func:`target_logprobs`), where numpy's vectorised
-  float32 ``exp`` beats PyTensor's C loop, which calls ``exp`` once per value;
+  float32 ``exp`` beats PyTensor's C loop, which calls ``exp`` once per value; :func:`logprobs_numpy`, the
+  same for the few whole rows of a generation step;
 - ``jax_funcify_SoftmaxNLL``: ``lax.scan`` over the row blocks, for JAX mode (CPU and GPU).
 
 A compiled function that only needs L (validation) would still pay for the gradients; the rewrite
@@ -119,6 +120,15 @@ def softmax_blocks(h, W, b, y, block=DEFAULT_BLOCK):
         e = np.exp(z, out=z)                              # e_nj = exp(z_nj - max_j z_nj)
         s = e.sum(axis=1, dtype=np.float64)
         yield rows, e, s, zmax[:, 0] + np.log(s) - z_y    # logsumexp_j z_nj = max + log sum_j e_nj
+
+
+def logprobs_numpy(h, W, b=None):
+    """``log p(j | h_n)`` for every row of ``h`` (a few rows: the step API's batch) and every word, in numpy."""
+    z = h @ W.T
+    if b is not None:
+        z += b
+    z -= z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True, dtype=np.float64)).astype(z.dtype)
 
 
 def target_logprobs(h, W, b, y, block=DEFAULT_BLOCK):

@@ -10,7 +10,8 @@ here need more than that, and every one goes through this module:
   program in the place of the function's own (``fn.vm``);
 - the trainer passes JAX arrays already placed on devices straight through, which needs the function's
   input checks switched off (``fn.trust_input``);
-- tests look at the nodes of a compiled graph (``fn.maker.fgraph.apply_nodes``, ``fn.maker.linker``).
+- tests look at the nodes of a compiled graph (``fn.maker.fgraph.apply_nodes``) and at the program XLA
+  compiles for several devices (the inputs it takes: ``fn.input_storage``).
 
 These are attributes of PyTensor 3.0.7, not promises. :data:`REQUIRED` lists them, and
 ``tests/test_pytensor_internals.py`` compiles a function in the C and the JAX backends and fails, naming
@@ -38,19 +39,9 @@ def missing(fn):
     return gone
 
 
-def is_jax(fn):
-    """Whether ``fn`` was compiled in JAX mode (its program is a ``jax.jit`` function)."""
-    return type(fn.maker.linker).__name__ == "JAXLinker"
-
-
 def apply_nodes(fn):
     """The nodes of ``fn``'s compiled graph."""
     return list(fn.maker.fgraph.apply_nodes)
-
-
-def linker_name(fn):
-    """The class name of the linker that compiled ``fn`` (``"CVMLinker"``, ``"JAXLinker"``, ...)."""
-    return type(fn.maker.linker).__name__
 
 
 def jax_program(fn):
@@ -80,7 +71,7 @@ def shared_storage(fn):
 
 def input_values(fn, explicit):
     """Every input of the graph as ``fn``'s program takes it: the shared variables' current values, and the
-    values of ``explicit`` (an iterable, in order) for the others."""
+    values of ``explicit`` (an iterable, in order) for the others (to lower the program: tests/test_devices.py)."""
     explicit = iter(explicit)
     return [container.storage[0] if spec.implicit else next(explicit)
             for container, spec in zip(fn.input_storage, fn.maker.inputs)]

@@ -158,7 +158,8 @@ def generate_sentences(model, vocab, n=10, min_length=7, rules="part2", seed=Non
     for _ in range(n):
         for _attempt in range(max_attempts):
             draws = Draws(rng)
-            s = sample_sentence(model, vocab, draws, rules, temperature, top_k, prefix, max_length, top_p)
+            s = sample_sentence(model, vocab, draws, rules=rules, temperature=temperature, top_k=top_k,
+                                prefix=prefix, max_length=max_length, top_p=top_p)
             if s is not None and len(s) - 2 >= min_length:
                 sentences.append(vocab.decode(s[1:-1]))
                 break

@@ -1,14 +1,12 @@
-"""Settings shared by the follow-along notebooks; import it in the first code cell, before numpy.
+"""Settings shared by the follow-along notebooks, imported in their first code cell.
 
 - ``SMOKE``: True when the environment variable ``RNNLM_NOTEBOOK_SMOKE=1`` is set. The notebooks then
   shrink every size (vocabulary, hidden layer, sentences, epochs) so that all four run top to bottom in a
   couple of minutes; ``tests/test_notebooks.py`` runs them that way. The numbers they print are then
   meaningless; the committed outputs come from a run at full size.
 - ``pick(full, smoke)``: the value for the current size.
-- Thread settings: numpy's bundled OpenBLAS starts one thread per core. The models here multiply small
-  matrices one sentence at a time, where those threads only get in each other's way (on a busy 2-core
-  machine an epoch took up to 10 times longer), so a single thread is the default. Setting the
-  variables yourself before starting Jupyter overrides this.
+- The process settings (one BLAS thread, the allocator for JAX, expected warnings off) are not made here:
+  each notebook's first cell calls ``lmkit.backend.configure()``, as the ``rnnlm`` command does.
 - ``median_ms(fn)``: the median wall time of a few calls, in milliseconds.
 - ``SHARED_DATA``: ``../shared/data`` next to the repository, where the tutorial's pretrained model
   (``trained-model-theano.npz``) may lie. Nothing needs it.
@@ -21,9 +19,6 @@ import re
 import textwrap
 import time
 from pathlib import Path
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
 
 SMOKE = os.environ.get("RNNLM_NOTEBOOK_SMOKE", "").strip().lower() in ("1", "true", "yes")
 

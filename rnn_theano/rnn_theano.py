@@ -198,7 +198,12 @@ class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
         top = s * dropout["output"] if "output" in dropout else s
         return top, [s[-1]]
 
-    def next_states(self, words, states):
-        """One step for a batch of words ``(B,)`` (the step API of :mod:`lmkit.batched`): ``[s_t]`` and ``s_t``."""
-        s = step(self.U.T[words].T, states[0], self.W)   # U[:, x_t] for every sentence: (H, B)
+    def input_table(self):
+        """``U``: column ``w`` is the input term ``U x_t`` of word ``w`` (the step API of :mod:`lmkit.batched`)."""
+        return self.U
+
+    def next_states(self, inputs, states):
+        """One step for a batch (the step API of :mod:`lmkit.batched`): ``inputs`` is ``U[:, x_t]`` for every
+        sentence, ``(H, B)``; returns ``[s_t]`` and ``s_t``."""
+        s = step(inputs, states[0], self.W)
         return [s], s

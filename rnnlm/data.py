@@ -67,9 +67,9 @@ def load_dataset(settings, vocab=None, explicit=()):
             if key in explicit:
                 warn(f"--{key.replace('_', '-')} has no effect: the vocabulary is a stored one")
         warn_if_unknown(vocab, sentences, settings["corpus"])
-    return build_dataset(sentences, settings["vocab_size"], settings["convention"], settings["valid_fraction"],
-                         settings["test_fraction"], settings["split_seed"], vocab=vocab,
-                         min_count=settings.get("min_count", 1))
+    return build_dataset(sentences, settings["vocab_size"], convention=settings["convention"],
+                         valid_fraction=settings["valid_fraction"], test_fraction=settings["test_fraction"],
+                         seed=settings["split_seed"], vocab=vocab, min_count=settings.get("min_count", 1))
 
 
 def describe(data):

@@ -34,5 +34,5 @@ def print_samples(model, vocab, n, min_length, rules="part2", seed=None):
     """``n`` sampled sentences, one per line after ``  > `` (the model read word by word: O(C) per word)."""
     from lmkit.sampling import generate_sentences
 
-    for words in generate_sentences(model, vocab, n, min_length, rules=rules, seed=seed):
+    for words in generate_sentences(model, vocab, n=n, min_length=min_length, rules=rules, seed=seed):
         print("  >", " ".join(words))
