@@ -146,6 +146,7 @@ def test_unshuffled_packing_keeps_the_corpus_order():
 def test_tokenization_cache_hits_and_invalidates(tmp_path, monkeypatch):
     import lmkit.data as data
 
+    monkeypatch.setenv("RNNLM_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "corpus.txt"
     path.write_text("The cat sat. The dog ran.")
     first = load_sentences(str(path))
@@ -163,7 +164,8 @@ def test_tokenization_cache_hits_and_invalidates(tmp_path, monkeypatch):
         load_sentences(str(path))  # the file changed: the entry no longer applies
 
 
-def test_damaged_cache_entry_is_rebuilt(tmp_path):
+def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNLM_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "corpus.txt"
     path.write_text("One. Two.")
     first = load_sentences(str(path))

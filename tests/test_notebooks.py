@@ -129,7 +129,7 @@ def test_committed_with_outputs(name):
 def test_notebook_runs(name, monkeypatch):
     from nbclient import NotebookClient
 
-    # The kernel inherits this environment (and conftest's per-test RNNLM_CACHE_DIR).
+    # The kernel inherits this environment (and conftest's RNNLM_CACHE_DIR).
     monkeypatch.setenv("RNNLM_NOTEBOOK_SMOKE", "1")
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")

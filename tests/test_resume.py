@@ -43,7 +43,7 @@ def stop_during_training(proc, sig, after_line, delay):
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     out = tmp_path_factory.mktemp("straight") / "m.npz"
-    proc = run_script("train.py", *TINY, "--out", out)
+    proc = run_script("train.py", *TINY, "--out", out, process=True)
     assert proc.returncode == 0, proc.stderr
     return weights(out)
 
@@ -62,7 +62,7 @@ def test_stopped_and_resumed_run_ends_with_the_uninterrupted_weights(tmp_path, u
         assert (out.parent / "m.npz.lock").exists() is False      # released on the way out
     else:
         assert (out.parent / "m.npz.lock").exists()               # a dead process's lock: taken over below
-    resumed = run_script("train.py", "--resume", out, "--no-progress")
+    resumed = run_script("train.py", "--resume", out, "--no-progress", process=True)
     assert resumed.returncode == 0, resumed.stderr
     want, want_fit = uninterrupted
     got, got_fit = weights(out)

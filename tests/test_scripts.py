@@ -1,4 +1,5 @@
-"""The command-line entry points, run as a user would run them (in subprocesses)."""
+"""The command-line entry points, run as a user would run them (through rnnlm.cli.main, as the scripts do;
+the first test runs a script file in a new process)."""
 import json
 
 import numpy as np
@@ -22,7 +23,7 @@ def trained(tmp_path_factory):
 
 
 def test_corpus_stats_prints_the_tutorial_lines():
-    proc = run_script("stats.py", "--corpus", "shakespeare:macbeth", "--vocab-size", "500")
+    proc = run_script("stats.py", "--corpus", "shakespeare:macbeth", "--vocab-size", "500", process=True)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Parsed " in out and " sentences" in out
