@@ -132,14 +132,17 @@ class ParameterLayout:
         """Copies of all weights and RMSprop caches as numpy arrays, name -> array."""
         return {name: var.get_value() for name, var in {**self.params, **self.caches}.items()}
 
-    def set_params(self, params, with_cache=True):
-        """Replace the weights (and by default the RMSprop caches) with arrays from ``params``.
+    def set_params(self, params, with_cache=None):
+        """Replace the weights (and the RMSprop caches) with arrays from ``params``.
 
         Every name must be present and have the expected shape, and no other name may appear;
         otherwise ``ValueError`` is raised and nothing is changed. Values are cast to the model's dtype.
         With ``with_cache=False`` the caches are not read (``m...`` keys are ignored) and are reset to zero,
-        which is right for weights that come without them, such as the tutorial's files.
+        which is right for weights that come without them, such as the tutorial's files and the shipped
+        models; ``None`` (the default) reads them when ``params`` holds any, and then all of them.
         """
+        if with_cache is None:
+            with_cache = any(name in self.caches for name in params)
         expected = dict(self.param_shapes())
         if with_cache:
             expected.update({"m" + name: shape for name, shape in self.param_shapes().items()})

@@ -5,6 +5,7 @@
     rnnlm rescore runs/gru.best.npz nbest.tsv --weight 0.5
     rnnlm generate runs/gru.best.npz -n 5 --prefix "my lord"
     rnnlm stats --corpus shakespeare:hamlet
+    rnnlm models                              # the trained models that ship: rnnlm generate pretrained:gru
     rnnlm part2 | rnnlm part4                 # the tutorial's own trainers, its defaults
     rnnlm run-theano old_model.py             # a Theano-era script on PyTensor
 
@@ -29,6 +30,7 @@ COMMANDS = {
     "rescore": ("rnnlm.rescore", "rerank n-best lists with the model's log-probability"),
     "generate": ("rnnlm.generate", "generate sentences from a saved model"),
     "stats": ("rnnlm.stats", "corpus statistics as in Part 2 (sentences, words, vocabulary coverage)"),
+    "models": ("rnnlm.pretrained", "the trained models that ship with the package (pretrained:NAME)"),
     "part2": ("rnnlm.part2", "the tutorial's Part 2 trainer: vanilla RNN, SGD one sentence at a time"),
     "part4": ("rnnlm.part4", "the tutorial's Part 4 trainer: GRU or LSTM, RMSprop one sentence at a time"),
     "run-theano": ("rnnlm.run_theano", "run a Theano-era script unchanged on PyTensor (a theano compatibility layer)"),

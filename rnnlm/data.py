@@ -15,17 +15,22 @@ HIGH_UNKNOWN_RATE = 0.1
 
 
 def load_vocabulary(path):
-    """A vocabulary from a JSON file (``Vocabulary.save``) or from a checkpoint that stores one."""
+    """A vocabulary from a JSON file (``Vocabulary.save``) or from a checkpoint that stores one (a shipped
+    model's too: ``pretrained:NAME``)."""
     import zipfile
 
     from lmkit.data import Vocabulary
 
+    from .pretrained import resolve
+
+    path = resolve(path)
+
     if not zipfile.is_zipfile(path):
         return Vocabulary.load(path)
-    from lmkit.checkpoint import load_checkpoint
+    from lmkit.checkpoint import read_meta
     from lmkit.errors import CheckpointError
 
-    stored = load_checkpoint(path)[1].get("vocab")
+    stored = read_meta(path).get("vocab")
     if not stored:
         raise CheckpointError(f"{path}: stores no vocabulary")
     return Vocabulary.from_dict(stored, source=path)

@@ -53,13 +53,15 @@ def build_model(settings, word_dim):
 
 
 def open_with_vocab(path, vocab_path=None, mode=None, dtype=None):
-    """``(model, vocab, meta)`` from any model file, with its own vocabulary or the one in ``vocab_path``."""
+    """``(model, vocab, meta)`` from any model file (``pretrained:NAME`` included: :mod:`rnnlm.pretrained`),
+    with its own vocabulary or the one in ``vocab_path``."""
     from lmkit.checkpoint import open_model
 
     from .data import load_vocabulary
+    from .pretrained import resolve
 
     load_packages()
-    model, vocab, meta = open_model(path, mode=mode, dtype=dtype)
+    model, vocab, meta = open_model(resolve(path), mode=mode, dtype=dtype)
     if vocab_path:
         given = load_vocabulary(vocab_path)
         if vocab is not None and given != vocab:

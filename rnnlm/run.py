@@ -161,9 +161,10 @@ def output_path(command, options):
         from lmkit.checkpoint import open_model
 
         from .models import load_packages
+        from .pretrained import resolve
 
         load_packages()
-        return f"runs/{kind_of(open_model(options.init)[0])}.npz"
+        return f"runs/{kind_of(open_model(resolve(options.init))[0])}.npz"
     return f"runs/{options.model}.npz"
 
 
@@ -235,7 +236,9 @@ def start_from(command, settings, explicit):
         model, vocab, _ = open_with_vocab(init, settings["vocab"], mode=settings["mode"], dtype=settings["dtype"])
         return model, vocab, adopt(settings, model, init, explicit)
     # part2: the tutorial's MODEL_FILE, weights to start from (its files store no vocabulary)
-    model, vocab, _ = open_model(init, mode=settings["mode"], dtype=settings["dtype"])
+    from .pretrained import resolve
+
+    model, vocab, _ = open_model(resolve(init), mode=settings["mode"], dtype=settings["dtype"])
     if model.model_type not in TRAINS[command]:
         raise CheckpointError(f"{init}: holds a {model.model_type}; {command} trains the vanilla RNN")
     settings = adopt(settings, model, init, explicit)
