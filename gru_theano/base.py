@@ -140,25 +140,30 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
     # ----------------------------------------------------------------------------------------------
     # One time step, shared by both graphs
     # ----------------------------------------------------------------------------------------------
-    def cell(self, x_in, prev, U, W, b):
-        """One time step of one layer: new states (a tuple like ``state_names``) from input and old states."""
+    def cell(self, x_in, prev, U, W, b, gates=None):
+        """One time step of one layer: new states (a tuple like ``state_names``) from input and old states;
+        ``gates`` (a dict), if given, receives the gate activations by name."""
         raise NotImplementedError
 
-    def step_layers(self, x_t, prev, weights, masks=()):
+    def step_layers(self, x_t, prev, weights, masks=(), gates=None):
         """One time step of every layer, bottom to top; returns the new states of all layers, layer 1's first.
 
         ``prev`` holds every layer's previous states (``state_names`` per layer), ``weights`` maps the names
         of :meth:`recurrent_param_names` to the recurrent weights. In the per-sentence graph ``x_t`` is one
         word vector ``(D,)`` and the states are ``(H,)``; in the batched graph they are ``(D, B)`` and
         ``(H, B)``, one sentence per column, and the biases broadcast along the batch axis. ``masks`` (batched
-        graph only) multiply the state each layer hands to the next: dropout between the layers.
+        graph only) multiply the state each layer hands to the next: dropout between the layers. ``gates``,
+        a list, receives one dict of gate activations per layer (for looking inside: ``lmkit.inspection``).
         """
         k = len(self.state_names)
         new_states, layer_input = [], x_t
         for l, (U, W, b) in enumerate(self.layer_weights(weights)):
             if x_t.ndim == 2:
                 b = b.dimshuffle(0, 1, "x")
-            states = self.cell(layer_input, prev[l * k:(l + 1) * k], U, W, b)
+            layer_gates = {}
+            states = self.cell(layer_input, prev[l * k:(l + 1) * k], U, W, b, layer_gates)
+            if gates is not None:
+                gates.append(layer_gates)
             new_states.extend(states)
             layer_input = states[-1] * masks[l] if l < len(masks) else states[-1]  # what layer l + 1 reads
         return new_states
@@ -323,9 +328,10 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
         """The embedding ``E``: column ``w`` is word ``w``'s vector (the step API of :mod:`lmkit.batched`)."""
         return self.E
 
-    def next_states(self, inputs, states):
+    def next_states(self, inputs, states, gates=None):
         """One step of every layer for a batch (the step API of :mod:`lmkit.batched`): ``inputs`` is
-        ``E[:, x_t]`` for every sentence, ``(D, B)``; returns the new states and the top layer's ``(H, B)``."""
+        ``E[:, x_t]`` for every sentence, ``(D, B)``; returns the new states and the top layer's ``(H, B)``.
+        ``gates`` (a list) receives each layer's gate activations."""
         names = self.recurrent_param_names()
-        new = self.step_layers(inputs, states, {n: self.params[n] for n in names})
+        new = self.step_layers(inputs, states, {n: self.params[n] for n in names}, gates=gates)
         return new, new[-1]

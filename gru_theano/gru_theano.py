@@ -43,11 +43,13 @@ class GRUTheano(RecurrentLM):
     state_names = ("s",)
     default_gate = "hard"
 
-    def cell(self, x_in, prev, U, W, b):
+    def cell(self, x_in, prev, U, W, b, gates=None):
         """One GRU step of one layer; ``U[0]``, ``U[1]``, ``U[2]`` are the z, r, h blocks (same for W, b)."""
         (s_prev,) = prev
         z = self.gate_fn(pt.dot(U[0], x_in) + pt.dot(W[0], s_prev) + b[0])
         r = self.gate_fn(pt.dot(U[1], x_in) + pt.dot(W[1], s_prev) + b[1])
         h = pt.tanh(pt.dot(U[2], x_in) + pt.dot(W[2], s_prev * r) + b[2])
         s = (1 - z) * h + z * s_prev
+        if gates is not None:  # for looking inside (lmkit.inspection)
+            gates.update(z=z, r=r)
         return (s,)

@@ -48,7 +48,7 @@ class LSTMTheano(RecurrentLM):
         b[self.gate_names.index("f")] = 1.0
         return b
 
-    def cell(self, x_in, prev, U, W, b):
+    def cell(self, x_in, prev, U, W, b, gates=None):
         """One LSTM step of one layer; blocks 0-3 of ``U``, ``W``, ``b`` are i, f, o, g."""
         c_prev, s_prev = prev
         i = self.gate_fn(pt.dot(U[0], x_in) + pt.dot(W[0], s_prev) + b[0])
@@ -57,4 +57,6 @@ class LSTMTheano(RecurrentLM):
         g = pt.tanh(pt.dot(U[3], x_in) + pt.dot(W[3], s_prev) + b[3])
         c = c_prev * f + g * i
         s = pt.tanh(c) * o
+        if gates is not None:  # for looking inside (lmkit.inspection)
+            gates.update(i=i, f=f, o=o)
         return (c, s)

@@ -202,8 +202,8 @@ class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
         """``U``: column ``w`` is the input term ``U x_t`` of word ``w`` (the step API of :mod:`lmkit.batched`)."""
         return self.U
 
-    def next_states(self, inputs, states):
+    def next_states(self, inputs, states, gates=None):
         """One step for a batch (the step API of :mod:`lmkit.batched`): ``inputs`` is ``U[:, x_t]`` for every
-        sentence, ``(H, B)``; returns ``[s_t]`` and ``s_t``."""
+        sentence, ``(H, B)``; returns ``[s_t]`` and ``s_t`` (a vanilla RNN has no ``gates`` to report)."""
         s = step(inputs, states[0], self.W)
         return [s], s

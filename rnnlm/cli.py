@@ -6,6 +6,7 @@
     rnnlm generate runs/gru.best.npz -n 5 --prefix "my lord"
     rnnlm stats --corpus shakespeare:hamlet
     rnnlm models                              # the trained models that ship: rnnlm generate pretrained:gru
+    rnnlm explore                             # predictions, gates and gradients in the browser
     rnnlm part2 | rnnlm part4                 # the tutorial's own trainers, its defaults
     rnnlm run-theano old_model.py             # a Theano-era script on PyTensor
 
@@ -31,6 +32,7 @@ COMMANDS = {
     "generate": ("rnnlm.generate", "generate sentences from a saved model"),
     "stats": ("rnnlm.stats", "corpus statistics as in Part 2 (sentences, words, vocabulary coverage)"),
     "models": ("rnnlm.pretrained", "the trained models that ship with the package (pretrained:NAME)"),
+    "explore": ("rnnlm.explore", "see inside a model in the browser: predictions, states and gates, gradients"),
     "part2": ("rnnlm.part2", "the tutorial's Part 2 trainer: vanilla RNN, SGD one sentence at a time"),
     "part4": ("rnnlm.part4", "the tutorial's Part 4 trainer: GRU or LSTM, RMSprop one sentence at a time"),
     "run-theano": ("rnnlm.run_theano", "run a Theano-era script unchanged on PyTensor (a theano compatibility layer)"),
