@@ -7,11 +7,14 @@ from . import analysis
 from .server import STATIC
 
 
-def answers(models, text, top_k=5, prefix=None):
+def answers(models, text, top_k=5, prefix=None, view=None, target=None, what=None):
     """What the page would ask the server for ``text``: the models, each one's analysis, one generated
-    sentence (from ``prefix``) and the neighbours of the text's first known word."""
+    sentence (from ``prefix``) and the neighbours of the text's first known word. ``view`` is the tab the
+    page opens on (``predictions``, ``cell``, ``gradients``, ``generate``, ``neighbours``), ``target`` the
+    word the gradient view starts with (an index into the predicted words; -1 the last), ``what`` the
+    state or gate the cell view starts with (``"gates:layer1.z"``)."""
     data = {"text": text, "models": {"models": [m.describe() for m in models.values()], "max_words": analysis.MAX_WORDS},
-            "analyses": {}, "generated": {}, "neighbours": {}}
+            "analyses": {}, "generated": {}, "neighbours": {}, "view": view, "target": target, "what": what}
     for name, explored in models.items():
         data["analyses"][name] = analysis.analyze(explored, text, top_k=top_k)
         data["generated"][name] = analysis.generate(explored, prefix=prefix or "", method="greedy", max_length=20)
@@ -22,27 +25,30 @@ def answers(models, text, top_k=5, prefix=None):
     return data
 
 
-def html(models, text, top_k=5, prefix=None):
-    """The page, its script and style inlined, the answers in ``window.EXPLORE_DATA``."""
+def html(models, text, top_k=5, prefix=None, view=None, target=None, what=None):
+    """The page, its script and style inlined, the answers in ``window.EXPLORE_DATA`` (:func:`answers`)."""
     page = (STATIC / "index.html").read_text()
     style = (STATIC / "explore.css").read_text()
     script = (STATIC / "explore.js").read_text()
-    data = json.dumps(answers(models, text, top_k, prefix), ensure_ascii=False).replace("</", "<\\/")
+    data = json.dumps(answers(models, text, top_k, prefix, view, target, what),
+                      ensure_ascii=False).replace("</", "<\\/")
     page = page.replace('<link rel="stylesheet" href="/static/explore.css">', f"<style>\n{style}</style>")
     return page.replace('<script src="/static/explore.js"></script>',
                         f"<script>window.EXPLORE_DATA = {data};</script>\n<script>\n{script}</script>")
 
 
-def show(model, text, vocab=None, name="model", top_k=5, height=720):
+def show(model, text, vocab=None, name="model", top_k=5, view=None, target=None, what=None, height=720):
     """Display the explorer's views of ``model`` reading ``text`` in a notebook (an inline frame holding the
     self-contained page). ``model`` is a model object (then ``vocab`` is its vocabulary), a model file or
-    ``pretrained:NAME``; a dict ``{name: (model, vocab)}`` shows several side by side."""
+    ``pretrained:NAME``; a dict ``{name: (model, vocab)}`` shows several side by side. ``view``, ``target``
+    and ``what`` choose what the page opens on (:func:`answers`)."""
     from html import escape
 
     from IPython.display import HTML, display
 
-    display(HTML(f'<iframe srcdoc="{escape(html(explored_models(model, vocab, name), text, top_k))}" '
-                 f'style="width: 100%; height: {height}px; border: 1px solid #ddd"></iframe>'))
+    page = html(explored_models(model, vocab, name), text, top_k, view=view, target=target, what=what)
+    display(HTML(f'<iframe srcdoc="{escape(page)}" style="width: 100%; height: {height}px; '
+                 'border: 1px solid #ddd"></iframe>'))
 
 
 def explored_models(model, vocab=None, name="model"):

@@ -349,6 +349,13 @@ async function start() {
     });
     if (DATA) { $("text").value = DATA.text; $("read").textContent = "Show"; }
     await readText();
+    if (DATA && DATA.what) { $("cell-what").value = DATA.what; drawCell(); }
+    if (DATA && DATA.target !== null && DATA.target !== undefined) {
+      const words = Object.values(state.analyses)[0].words;
+      state.target = DATA.target < 0 ? words.length + DATA.target : DATA.target;
+      drawGradientText(); drawGradients();
+    }
+    if (DATA && DATA.view) document.querySelector(`#tabs button[data-tab=${DATA.view}]`).click();
   } catch (err) { status(err.message, true); }
 }
 
