@@ -184,25 +184,29 @@ def bench_sentence(cfg, results):
            tokens_per_s=T / t["median_s"], flops=None, timing=t,
            note="bptt_truncate=4 (per output step); blog 2015: ~350 ms")
 
-    specs = [("rnn", lambda: RNNTheano(C, cfg["H_rnn"], bptt_truncate=4, mode="c", dtype="float32", seed=0), None,
-              "bptt_truncate=4 (scan truncate_gradient); blog 2015 Theano CPU: ~70 ms"),
-             ("gru", lambda: GRUTheano(C, cfg["H_gru"], mode="c", dtype="float32", seed=0), 2, "RMSprop, full BPTT"),
-             ("lstm", lambda: LSTMTheano(C, cfg["H_gru"], mode="c", dtype="float32", seed=0), 2, "RMSprop, full BPTT")]
-    for name, build, layers, note in specs:
-        try:
-            model = build()
-            t0 = time.perf_counter()
-            model.sgd_step(x, y, 0.001)             # compiles
-            compile_s = time.perf_counter() - t0
-            t = timeit(lambda: model.sgd_step(x, y, 0.001), warmup=1, repeats=reps, budget_s=5)
-            H = cfg["H_rnn"] if name == "rnn" else cfg["H_gru"]
-            flops = step_flops(name, C, H, layers, T) if layers else None
-            record(results, model=name, impl=f"{type(model).__name__} sgd_step", mode="c", batch=1, tokens=T,
-                   ms=t["median_s"] * 1e3, tokens_per_s=T / t["median_s"], flops=flops, compile_s=compile_s,
-                   timing=t, note=note)
-        except Exception as e:  # keep going: one failure must not lose the rest of the run
-            record(results, model=name, impl="sgd_step", mode="c", batch=1, ms=None, error=repr(e))
-            traceback.print_exc()
+    # The blog's row is the RNN's: C = 8000, H = 100, one 45-word sentence. JAX runs the sentence padded to
+    # its length bucket (64 words, the padding masked: lmkit.compiled).
+    specs = [("rnn", lambda mode: RNNTheano(C, cfg["H_rnn"], bptt_truncate=4, mode=mode, dtype="float32", seed=0),
+              None, "bptt_truncate=4 (scan truncate_gradient); blog 2015 Theano CPU: ~70 ms, GPU: ~23 ms"),
+             ("gru", lambda mode: GRUTheano(C, cfg["H_gru"], mode=mode, dtype="float32", seed=0), 2, "RMSprop, full BPTT"),
+             ("lstm", lambda mode: LSTMTheano(C, cfg["H_gru"], mode=mode, dtype="float32", seed=0), 2, "RMSprop, full BPTT")]
+    modes = ["c"] + (["jax"] if "jax" in cfg["modes"] else [])
+    for mode in modes:
+        for name, build, layers, note in (spec for spec in specs if spec[0] in cfg["models"]):
+            try:
+                model = build(mode)
+                t0 = time.perf_counter()
+                model.sgd_step(x, y, 0.001)             # compiles
+                compile_s = time.perf_counter() - t0
+                t = timeit(lambda: model.sgd_step(x, y, 0.001), warmup=1, repeats=reps, budget_s=5)
+                H = cfg["H_rnn"] if name == "rnn" else cfg["H_gru"]
+                flops = step_flops(name, C, H, layers, T) if layers else None
+                record(results, model=name, impl=f"{type(model).__name__} sgd_step", mode=mode, batch=1, tokens=T,
+                       ms=t["median_s"] * 1e3, tokens_per_s=T / t["median_s"], flops=flops, compile_s=compile_s,
+                       timing=t, note=note)
+            except Exception as e:  # keep going: one failure must not lose the rest of the run
+                record(results, model=name, impl="sgd_step", mode=mode, batch=1, ms=None, error=repr(e))
+                traceback.print_exc()
 
 
 def build_model(name, cfg, mode):
@@ -293,7 +297,10 @@ def bench_torch(cfg, results):
             return self.out(h)
 
     C, T = cfg["C"], cfg["T"]
-    rows_threads = [1, 2] if cfg["torch_2threads"] else [1]
+    # On a machine with CUDA, PyTorch runs there (cuDNN's GRU and LSTM), beside our JAX rows on the same GPU.
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    rows_threads = [1] if cuda else ([1, 2] if cfg["torch_2threads"] else [1])
     saved_threads = torch.get_num_threads()
     for threads in rows_threads:
         torch.set_num_threads(threads)
@@ -301,14 +308,14 @@ def bench_torch(cfg, results):
             H = cfg["H_rnn"] if name == "rnn" else cfg["H_gru"]
             layers = 1 if name == "rnn" else 2
             torch.manual_seed(0)
-            model = LM(name, C, H, layers)
+            model = LM(name, C, H, layers).to(device)
             opt = torch.optim.SGD(model.parameters(), lr=0.01)
             lossf = nn.CrossEntropyLoss()
             batches = cfg["batches"] if threads == 1 else [b for b in cfg["batches"] if b > 1]
             for B in batches:
                 rng = np.random.default_rng(2)
-                x = torch.from_numpy(rng.integers(0, C, size=(T, B)).astype("int64"))
-                y = torch.from_numpy(rng.integers(0, C, size=(T, B)).astype("int64"))
+                x = torch.from_numpy(rng.integers(0, C, size=(T, B)).astype("int64")).to(device)
+                y = torch.from_numpy(rng.integers(0, C, size=(T, B)).astype("int64")).to(device)
 
                 def step():
                     opt.zero_grad(set_to_none=True)
@@ -317,13 +324,14 @@ def bench_torch(cfg, results):
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                     opt.step()
-                    return loss.item()
+                    return loss.item()   # waits for the device
 
                 t = timeit(step, warmup=2, repeats=cfg["repeats"], budget_s=cfg["budget_s"])
                 tokens = B * T
-                record(results, model=name, impl=f"torch nn.{type(model.rnn).__name__}", mode=f"{threads}T",
-                       batch=B, tokens=tokens, ms=t["median_s"] * 1e3, tokens_per_s=tokens / t["median_s"],
-                       flops=step_flops(name, C, H, layers, tokens), timing=t, torch_threads=threads)
+                record(results, model=name, impl=f"torch nn.{type(model.rnn).__name__}",
+                       mode="cuda" if cuda else f"{threads}T", batch=B, tokens=tokens, ms=t["median_s"] * 1e3,
+                       tokens_per_s=tokens / t["median_s"], flops=step_flops(name, C, H, layers, tokens), timing=t,
+                       torch_threads=threads)
     torch.set_num_threads(saved_threads)
 
 
@@ -503,6 +511,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--skip-numba-batch1", action="store_true", help="no numba rows at batch 1")
     p.add_argument("--jax-threads", type=int, default=0, help="1: XLA CPU on one thread (default: XLA's choice)")
+    p.add_argument("--scan-unroll", type=int, default=1, help="unroll JAX's scans by this many steps (1: not)")
     p.add_argument("--out", default=os.path.join(HERE, "results.json"))
     p.add_argument("--table-from", default=None, metavar="JSON", help="only print the table of a results file")
     args = p.parse_args(argv)
@@ -525,6 +534,11 @@ def main(argv=None):
     from lmkit.backend import configure
 
     configure()  # the process settings the command line makes: one BLAS thread, the allocator, warnings
+    if args.scan_unroll != 1:
+        from lmkit.pytensor_internals import set_jax_scan_unroll
+
+        set_jax_scan_unroll(args.scan_unroll)
+        results["scan_unroll"] = args.scan_unroll
     t_all = time.perf_counter()
     for part in ALL_PARTS:
         if part not in parts:

@@ -193,7 +193,7 @@ def train_chunk(model, optimizer, x, y, state, clip):
     return loss.item(), state
 
 
-def score_sentences(model, sentences, batch_size=128):
+def score_sentences(model, sentences, batch_size=128, device="cpu"):
     """``(total NLL in nats, predicted words, sentences)`` of encoded sentences, scored one by one.
 
     Each sentence starts from a zero state, reads ``START w1 .. wn`` and is charged for ``w1 .. wn END``.
@@ -218,10 +218,10 @@ def score_sentences(model, sentences, batch_size=128):
             for b, s in enumerate(group):
                 n = len(s) - 1
                 x[:n, b], y[:n, b], mask[:n, b] = s[:-1], s[1:], True
-            logits, _ = model(torch.from_numpy(x))
-            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).reshape(-1),
+            logits, _ = model(torch.from_numpy(x).to(device))
+            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1),
                                   reduction="none")
-            m = torch.from_numpy(mask).reshape(-1)
+            m = torch.from_numpy(mask).to(device).reshape(-1)
             total += float(nll[m].double().sum())
             words += int(m.sum())
     model.train(was_training)
@@ -258,8 +258,9 @@ def torch_quality_worker(p, t0):
         torch.set_num_threads(p["threads"])
     torch.manual_seed(RECIPE["seed"])
     r = RECIPE
-    columns = stream_columns(data.train, r["batch"])
-    model = build_torch_model(r["model"], len(data.vocab), r["embed"], r["hidden"], r["layers"], r["dropout"])
+    device = torch.device(p.get("device") or "cpu")   # --torch-device: cuda on a GPU machine
+    columns = stream_columns(data.train, r["batch"]).to(device)
+    model = build_torch_model(r["model"], len(data.vocab), r["embed"], r["hidden"], r["layers"], r["dropout"]).to(device)
     lr = r["lr"]
     optimizer = make_optimizer(model, r["optimizer"], lr)
     budget, max_epochs = p.get("budget_s"), p.get("max_epochs")
@@ -281,7 +282,7 @@ def torch_quality_worker(p, t0):
                 stopped = True
                 break
         train_s = time.time() - start
-        nll, words, _ = score_sentences(model, data.valid)
+        nll, words, _ = score_sentences(model, data.valid, device=device)
         at = epoch + (n_done / n_chunks if stopped else 1)
         record = {"epoch": round(at, 3), "complete": not stopped, "wall_s": time.time() - t0,
                   "train_seconds": train_s, "tokens_per_second": tokens / max(train_s, 1e-9),
@@ -302,7 +303,7 @@ def torch_quality_worker(p, t0):
             epoch += 1
     train_end_s = time.time() - t0
     model.load_state_dict(best["state"])
-    test_nll, test_words, test_sentences = score_sentences(model, data.test)
+    test_nll, test_words, test_sentences = score_sentences(model, data.test, device=device)
     result = {"recipe": dict(RECIPE), "threads": torch.get_num_threads(), "setup_s": setup_s,
               "stream_tokens": int(columns.numel()), "chunks_per_epoch": n_chunks, "history": history,
               "epochs": history[-1]["epoch"] if history else 0, "stopped_by_budget": stopped,
@@ -489,7 +490,7 @@ def run_ours(cmd_tail, tmpdir, name, cores=None):
 def part_quality(a, tmpdir):
     res = {"data": {"corpus": a.corpus, "max_sentences": a.max_sentences, "vocab_size": a.vocab_size}}
     data_p = {"corpus": a.corpus, "max_sentences": a.max_sentences, "vocab_size": a.vocab_size,
-              "threads": a.torch_threads or None}
+              "threads": a.torch_threads or None, "device": a.torch_device}
     if a.no_ours:
         budget = a.budget or 60.0
     else:
@@ -674,6 +675,7 @@ def build_parser():
     ap.add_argument("--torch-epochs", type=int, default=0, help="also run the PyTorch recipe for N full epochs "
                                                                    "(default: 0, not run)")
     ap.add_argument("--torch-threads", type=int, default=0, help="torch threads in part 1 (0: torch's default)")
+    ap.add_argument("--torch-device", default="cpu", help="part 1's PyTorch device: cpu, or cuda on a GPU machine")
     ap.add_argument("--models", default=None, help="part 2 models (default rnn,gru,lstm; --quick: rnn)")
     ap.add_argument("--batch", type=int, default=32, help="part 2 batch size (default: 32)")
     ap.add_argument("--bptt", type=int, default=32, help="part 2 truncated-BPTT length (default: 32)")

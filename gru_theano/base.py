@@ -140,9 +140,11 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
     # ----------------------------------------------------------------------------------------------
     # One time step, shared by both graphs
     # ----------------------------------------------------------------------------------------------
-    def cell(self, x_in, prev, U, W, b, gates=None):
+    def cell(self, x_in, prev, U, W, b, gates=None, projected=None):
         """One time step of one layer: new states (a tuple like ``state_names``) from input and old states;
-        ``gates`` (a dict), if given, receives the gate activations by name."""
+        ``gates`` (a dict), if given, receives the gate activations by name. ``projected``, if given, holds
+        the input terms ``U_i x + b_i`` of every block already computed (:meth:`project`), and ``x_in``,
+        ``U`` and ``b`` are not read."""
         raise NotImplementedError
 
     def step_layers(self, x_t, prev, weights, masks=(), gates=None):
@@ -176,17 +178,20 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
     # ----------------------------------------------------------------------------------------------
     # The per-sentence graph
     # ----------------------------------------------------------------------------------------------
-    def _hidden_states(self, x_emb):
-        """Run the stacked recurrence over a sentence of word vectors ``x_emb`` (T x D); top states, T x H."""
+    def _hidden_states(self, x_emb, mask):
+        """Run the stacked recurrence over a sentence of word vectors ``x_emb`` (T x D); top states, T x H.
+        ``mask`` is 1 on the sentence's words and 0 on padding, where the states stay as they were."""
         names = self.recurrent_param_names()
         n_states = self.num_states()
 
-        def sentence_step(x_t, *args):
-            # scan passes: the current word vector, every layer's previous states, then the weights.
-            return self.step_layers(x_t, args[:n_states], dict(zip(names, args[n_states:])))
+        def sentence_step(x_t, m_t, *args):
+            # scan passes: the current word vector and mask, every layer's previous states, then the weights.
+            prev = args[:n_states]
+            new = self.step_layers(x_t, prev, dict(zip(names, args[n_states:])))
+            return [m_t * s + (1 - m_t) * p for s, p in zip(new, prev)]   # a padded step keeps the states
 
         zeros = pt.zeros((self.hidden_dim,), dtype=self.dtype)
-        states = pytensor.scan(sentence_step, sequences=x_emb, outputs_info=[zeros] * n_states,
+        states = pytensor.scan(sentence_step, sequences=[x_emb, mask], outputs_info=[zeros] * n_states,
                                non_sequences=[self.params[n] for n in names], strict=True,
                                truncate_gradient=self.bptt_truncate, return_list=True,
                                return_updates=False)
@@ -196,17 +201,18 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
         """``name -> (inputs, outputs, updates)`` of the five compiled functions (see :mod:`lmkit.compiled`)."""
         x = pt.ivector("x")  # word indices of the input sentence
         y = pt.ivector("y")  # the next word at every position
+        mask = pt.vector("mask", dtype=self.dtype)  # 1 on the sentence's words, 0 on padding (lmkit.compiled)
         # x_e[t] = E[:, x_t] as rows, T x D, looked up for the whole sentence before the recurrence.
         # PyTensor 3.0.7 wrongly refuses the gradient of a one-row gather ("Runtime broadcasting not
         # allowed", fixed upstream in pytensor#2303), so a one-word sentence would fail; gathering one extra
         # row and dropping it keeps every gather at two rows or more.
         x_emb = self.E.T[pt.concatenate([x, x[:1]])][:-1]
-        s = self._hidden_states(x_emb)  # T x H
+        s = self._hidden_states(x_emb, mask)  # T x H
         # o_t = softmax(V s_t + c), for all t at once.
         logits = pt.dot(s, self.output_weights.T) + self.c  # T x C
         o = softmax(logits, axis=-1)
         # L = -sum_t log o_t[y_t], from log_softmax: a probability that underflows gives no log(0).
-        cost = -pt.sum(log_softmax(logits, axis=-1)[pt.arange(x.shape[0]), y])
+        cost = -pt.sum(log_softmax(logits, axis=-1)[pt.arange(x.shape[0]), y] * mask)
         params = list(self.params.values())
         grads = pytensor.grad(cost, params)
         learning_rate = pt.scalar("learning_rate", dtype=self.dtype)
@@ -216,11 +222,11 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
         eps = np.asarray(1e-6, dtype=self.dtype)
         updates = rmsprop_updates(params, caches, grads, learning_rate, decay, eps)
         return {
-            "predict": ([x], o, None),
-            "predict_class": ([x], pt.argmax(logits, axis=-1), None),
-            "ce_error": ([x, y], cost, None),
-            "bptt": ([x, y], grads, None),
-            "sgd_step": ([x, y, learning_rate, decay], [], updates),
+            "predict": ([x, mask], o, None),
+            "predict_class": ([x, mask], pt.argmax(logits, axis=-1), None),
+            "ce_error": ([x, y, mask], cost, None),
+            "bptt": ([x, y, mask], grads, None),
+            "sgd_step": ([x, y, mask, learning_rate, decay], [], updates),
         }
 
     # ----------------------------------------------------------------------------------------------
@@ -234,14 +240,16 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
         x = as_indices(x, self.word_dim)
         if len(x) == 0:
             return np.zeros((0, self.word_dim), dtype=self.dtype)
-        return self._function("predict")(x)
+        o, pad = self._run("predict", x)
+        return np.asarray(o)[pad:]
 
     def predict_class(self, x):
         """The most probable next word after each prefix of ``x`` (T indices)."""
         x = as_indices(x, self.word_dim)
         if len(x) == 0:
             return np.zeros(0, dtype=np.int64)
-        return self._function("predict_class")(x)
+        predicted, pad = self._run("predict_class", x)
+        return np.asarray(predicted)[pad:]
 
     def predict_proba(self, x):
         """Same as :meth:`predict`: the interface lmkit's sampling and scoring code relies on."""
@@ -250,7 +258,7 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
     def ce_error(self, x, y):
         """Cross-entropy of one sentence, summed over its words: ``-sum_t log o_t[y_t]``."""
         x, y = self._xy(x, y)
-        return float(self._function("ce_error")(x, y)) if len(x) else 0.0
+        return float(self._run("ce_error", x, y)[0]) if len(x) else 0.0
 
     def bptt(self, x, y):
         """Gradients of :meth:`ce_error` for every parameter, in the order of ``self.params``
@@ -258,13 +266,13 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
         x, y = self._xy(x, y)
         if len(x) == 0:
             return self._zero_gradients()
-        return self._function("bptt")(x, y)
+        return self._run("bptt", x, y)[0]
 
     def sgd_step(self, x, y, learning_rate, decay=0.9):
         """One RMSprop update on one sentence (the tutorial trains with ``learning_rate=0.001``)."""
         x, y = self._xy(x, y)
         if len(x):
-            self._function("sgd_step")(x, y, learning_rate, decay)
+            self._run("sgd_step", x, y, learning_rate, decay)
 
     # calculate_total_loss(X, Y) and calculate_loss(X, Y): lmkit.sentences.SentenceLosses;
     # get_params(), set_params(params) and hparams(): gru_theano.layout.
@@ -296,33 +304,46 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
 
     def batched_top(self, x, states, reset=None, dropout=None):
         """The stacked recurrence over a ``(T, B)`` batch (see :meth:`lmkit.batched.BatchedLM.batched_cost`): the
-        top layer's states ``(T, H, B)`` and the final states. The word vectors of all steps are looked up
-        before ``scan``; the recurrence is the same :meth:`step_layers` as in the per-sentence graph, on
-        ``(H, B)`` columns, so ``U x`` and ``W s`` are matrix products over the whole batch."""
-        names = self.recurrent_param_names()
+        top layer's states ``(T, H, B)`` and the final states.
+
+        One layer at a time, as cuDNN and PyTorch run theirs: the layer's input terms ``a_i = U_i x + b_i`` for
+        all T steps and B streams are one matrix product before its ``scan`` (:meth:`project`), and only the
+        recurrent part of the same :meth:`cell` runs inside, on ``(H, B)`` columns. Layer ``l + 1`` reads the
+        states of layer ``l`` (after the dropout between them), so every layer's input is known before its
+        loop starts. The word vectors of all steps are looked up before the first.
+        """
         dropout = dropout or {}
         T, B = x.shape[0], x.shape[1]
-        x_emb = self.E.T[x.flatten()].reshape((T, B, self.embed_dim)).dimshuffle(0, 2, 1)  # (T, D, B)
+        layer_input = self.E.T[x.flatten()].reshape((T, B, self.embed_dim)).dimshuffle(0, 2, 1)  # (T, D, B)
         if "input" in dropout:
-            x_emb = x_emb * dropout["input"]
+            layer_input = layer_input * dropout["input"]
         keep = 1 - (reset if reset is not None else pt.zeros(x.shape, dtype=self.dtype))  # 0 at a sentence's start
-        between = [dropout[f"layer{l}"] for l in range(1, self.num_layers) if f"layer{l}" in dropout]
-        if between and len(between) != self.num_layers - 1:
-            raise ValueError("dropout between layers needs a mask for every layer boundary")
+        k = len(self.state_names)
+        weights = self.layer_weights({n: self.params[n] for n in self.recurrent_param_names()})
+        final = []
+        for l, (U, W, b) in enumerate(weights):
+            def layer_step(a_t, keep_t, *args):
+                prev, W = args[:k], args[k]
+                prev = [p * keep_t.dimshuffle("x", 0) for p in prev]  # s_{t-1} <- (1 - reset_t) s_{t-1}
+                return self.cell(None, prev, None, W, None, projected=a_t)
 
-        def batch_step(x_t, keep_t, *args):
-            masks, args = args[:len(between)], args[len(between):]
-            prev, weights = args[:len(states)], dict(zip(names, args[len(states):]))
-            prev = [p * keep_t.dimshuffle("x", 0) for p in prev]  # s_{t-1} <- (1 - reset_t) s_{t-1}
-            return self.step_layers(x_t, prev, weights, masks)
-
-        seqs = pytensor.scan(batch_step, sequences=[x_emb, keep, *between], outputs_info=list(states),
-                             non_sequences=[self.params[n] for n in names], strict=True,
-                             return_list=True, return_updates=False)
-        top = seqs[-1]                                                   # (T, H, B)
+            seqs = pytensor.scan(layer_step, sequences=[self.project(layer_input, U, b), keep],
+                                 outputs_info=list(states[l * k:(l + 1) * k]), non_sequences=[W], strict=True,
+                                 return_list=True, return_updates=False)
+            final += [s[-1] for s in seqs]
+            layer_input = seqs[-1]                                        # (T, H, B): what layer l + 1 reads
+            if l + 1 < self.num_layers and f"layer{l + 1}" in dropout:
+                layer_input = layer_input * dropout[f"layer{l + 1}"]
+        top = layer_input
         if "output" in dropout:
             top = top * dropout["output"]
-        return top, [s[-1] for s in seqs]
+        return top, final
+
+    def project(self, inputs, U, b):
+        """The input terms ``a_i = U_i x_t + b_i`` of one layer for every step and stream at once: ``inputs``
+        ``(T, D, B)``, ``U`` ``(n, H, D)``, ``b`` ``(n, H)``; returns ``(T, n, H, B)``, one matrix product."""
+        a = pt.tensordot(inputs, U, axes=[[1], [2]])                     # (T, B, n, H)
+        return a.dimshuffle(0, 2, 3, 1) + b.dimshuffle("x", 0, 1, "x")
 
     def input_table(self):
         """The embedding ``E``: column ``w`` is word ``w``'s vector (the step API of :mod:`lmkit.batched`)."""

@@ -48,13 +48,15 @@ class LSTMTheano(RecurrentLM):
         b[self.gate_names.index("f")] = 1.0
         return b
 
-    def cell(self, x_in, prev, U, W, b, gates=None):
-        """One LSTM step of one layer; blocks 0-3 of ``U``, ``W``, ``b`` are i, f, o, g."""
+    def cell(self, x_in, prev, U, W, b, gates=None, projected=None):
+        """One LSTM step of one layer; blocks 0-3 of ``U``, ``W``, ``b`` are i, f, o, g, and ``a[j] = U_j x + b_j``
+        the input terms (``projected``, when the batched graph computed them before the loop)."""
         c_prev, s_prev = prev
-        i = self.gate_fn(pt.dot(U[0], x_in) + pt.dot(W[0], s_prev) + b[0])
-        f = self.gate_fn(pt.dot(U[1], x_in) + pt.dot(W[1], s_prev) + b[1])
-        o = self.gate_fn(pt.dot(U[2], x_in) + pt.dot(W[2], s_prev) + b[2])
-        g = pt.tanh(pt.dot(U[3], x_in) + pt.dot(W[3], s_prev) + b[3])
+        a = projected if projected is not None else [pt.dot(U[j], x_in) + b[j] for j in range(4)]
+        i = self.gate_fn(a[0] + pt.dot(W[0], s_prev))
+        f = self.gate_fn(a[1] + pt.dot(W[1], s_prev))
+        o = self.gate_fn(a[2] + pt.dot(W[2], s_prev))
+        g = pt.tanh(a[3] + pt.dot(W[3], s_prev))
         c = c_prev * f + g * i
         s = pt.tanh(c) * o
         if gates is not None:  # for looking inside (lmkit.inspection)

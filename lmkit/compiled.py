@@ -5,12 +5,24 @@ A model describes its functions once, as a dict ``name -> (inputs, outputs, upda
 compiled the first time it is called. Building a model (for example to load a checkpoint into it)
 therefore costs nothing until it is used. ``model.compile("sgd_step")`` forces a compile, e.g. before
 timing a training step.
+
+Every function takes, after the sentence's ``x`` (and ``y``), a ``mask``: 1 on the sentence's words, 0 on
+padding, which keeps the state where it was and adds nothing to the cost. On the C backend a sentence runs
+as it is (the mask all ones). JAX compiles one program per input shape, so there :meth:`CompiledModel._run`
+pads a sentence at the front to one of a few lengths (:data:`BUCKETS`): the padded steps keep the zero
+state the sentence starts from, so cost and gradients are the unpadded ones, and a truncated gradient
+(``truncate_gradient``, counted from the end) still covers the sentence's own last words. A run then
+compiles a handful of programs whatever its sentence lengths; :meth:`CompiledModel.compiled_graphs` counts
+them. Losses over a corpus go through the batched scorer in JAX mode (one more program).
 """
 import numpy as np
 import pytensor
 
 from .backend import pytensor_mode
 from .sentences import SentenceLosses
+
+# Sentence lengths a JAX-mode model pads to (a longer sentence: the next power of two).
+BUCKETS = (16, 32, 64, 128, 256, 512)
 
 
 class CompiledModel(SentenceLosses):
@@ -47,10 +59,45 @@ class CompiledModel(SentenceLosses):
         return compiled[name]
 
     def compile(self, *names):
-        """Compile the named functions now (all of them without arguments); returns the model."""
+        """Compile the named functions now (all of them without arguments); returns the model. (In JAX mode
+        the programs themselves are compiled at the first call of each input shape.)"""
         for name in names or tuple(self._graphs()):
             self._function(name)
         return self
+
+    def _run(self, name, x, y=None, *args):
+        """``(outputs, padding)`` of the compiled function ``name`` on one sentence ``x`` (and targets ``y``):
+        padded at the front to a bucket length in JAX mode (module notes), as it is otherwise."""
+        T, pad = len(x), 0
+        if pytensor_mode(self.mode) == "JAX":
+            length = next((b for b in BUCKETS if b >= T), 1 << (T - 1).bit_length())
+            pad = length - T
+            if getattr(self, "_shapes_run", None) is None:
+                self._shapes_run = set()
+            self._shapes_run.add((name, length))
+        padding = np.zeros(pad, dtype=np.int32)
+        mask = np.concatenate([np.zeros(pad), np.ones(T)]).astype(self.dtype)
+        inputs = [np.concatenate([padding, x])] + ([np.concatenate([padding, y])] if y is not None else [])
+        return self._function(name)(*inputs, mask, *args), pad
+
+    def compiled_graphs(self):
+        """How many programs this model's functions compiled: one per function on the C backend, one per
+        function and input shape in JAX mode."""
+        if pytensor_mode(self.mode) == "JAX":
+            return len(getattr(self, "_shapes_run", None) or ())
+        return len(getattr(self, "_compiled", None) or {})
+
+    def calculate_total_loss(self, X, Y):
+        """As :meth:`lmkit.sentences.SentenceLosses.calculate_total_loss`; in JAX mode through the batched
+        scorer (one program for every sentence length, where one per sentence would compile one per bucket)."""
+        if pytensor_mode(self.mode) != "JAX" or not hasattr(self, "batched_top"):
+            return super().calculate_total_loss(X, Y)
+        from .scoring import batch_scorer
+
+        if len(X) != len(Y):
+            raise ValueError(f"{len(X)} input sentences but {len(Y)} target sentences")
+        pairs = [self._xy(x, y) for x, y in zip(X, Y)]
+        return -float(sum(lp.sum() for lp in batch_scorer(self).pair_logprobs(pairs)))
 
     def _zero_gradients(self):
         """What ``bptt`` returns for an empty sentence: zeros shaped like every trainable parameter."""

@@ -105,3 +105,21 @@ def trust_inputs(fn):
     the caller gives every input its exact dtype and shape."""
     fn.trust_input = True
     return fn
+
+
+def set_jax_scan_unroll(unroll):
+    """Make every ``scan`` compiled from now on in JAX mode call ``jax.lax.scan`` with ``unroll`` (1: as
+    PyTensor does). PyTensor's JAX translation of ``Scan`` calls ``lax.scan`` through the module global
+    ``jax_scan`` of ``pytensor.link.jax.dispatch.scan``; this wraps it. For measuring whether unrolling pays
+    (``benchmarks/bench.py --scan-unroll``)."""
+    import functools
+
+    from pytensor.link.jax.dispatch import scan as dispatch
+
+    original = getattr(dispatch.jax_scan, "__wrapped_scan__", dispatch.jax_scan)
+    if unroll in (None, 1):
+        dispatch.jax_scan = original
+        return
+    wrapped = functools.partial(original, unroll=int(unroll))
+    wrapped.__wrapped_scan__ = original
+    dispatch.jax_scan = wrapped

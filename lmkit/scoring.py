@@ -118,19 +118,22 @@ class BatchScorer:
         object with ``update(n)`` and ``close()`` (``functools.partial(tqdm, desc=...)`` does).
         """
         sentences = [np.asarray(s) for s in encoded_sentences]
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths side by side
-        result = [None] * len(sentences)
-        bar = progress(total=len(sentences)) if progress else None
+        return self.pair_logprobs([(s[:-1], s[1:]) for s in sentences], progress)
+
+    def pair_logprobs(self, pairs, progress=None):
+        """One array of per-word log-probabilities per ``(x, y)`` pair (inputs and targets), in the order given."""
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))  # similar lengths side by side
+        result = [None] * len(pairs)
+        bar = progress(total=len(pairs)) if progress else None
         for k in range(0, len(order), self.batch):
-            group = order[k:k + self.batch]
-            pairs = [(sentences[i][:-1], sentences[i][1:]) for i in group]
-            for i, lp in zip(group, self._columns(pairs)):
+            group = [i for i in order[k:k + self.batch] if len(pairs[i][0])]
+            for i, lp in zip(group, self._columns([pairs[i] for i in group]) if group else []):
                 result[i] = lp
             if bar is not None:
-                bar.update(len(group))
+                bar.update(len(order[k:k + self.batch]))
         if bar is not None:
             bar.close()
-        return result
+        return [np.zeros(0) if r is None else r for r in result]
 
     def word_logprobs(self, x, y):
         """Per-word log-probabilities of one sentence given as inputs ``x`` and targets ``y``."""

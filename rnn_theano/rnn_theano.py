@@ -76,9 +76,11 @@ class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
         U, V, W = self.U, self.V, self.W
         x = pt.ivector("x")
         y = pt.ivector("y")
+        mask = pt.vector("mask", dtype=self.dtype)  # 1 on the sentence's words, 0 on padding (lmkit.compiled)
 
-        def forward_prop_step(x_t, s_t_prev, U, V, W):
+        def forward_prop_step(x_t, m_t, s_t_prev, U, V, W):
             s_t = step(U[:, x_t], s_t_prev, W)
+            s_t = m_t * s_t + (1 - m_t) * s_t_prev   # a padded step keeps the state
             # The output layer stays inside the scan, as in the tutorial: that is what makes
             # truncate_gradient cut V's gradient too (README, Truncation).
             o_t = softmax(V.dot(s_t), axis=-1)
@@ -87,7 +89,7 @@ class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
         # o[t] and s[t] for every t; outputs_info: o is not fed back (None), s starts at zero.
         o, s = pytensor.scan(
             forward_prop_step,
-            sequences=x,
+            sequences=[x, mask],
             outputs_info=[None, pt.zeros(self.hidden_dim, dtype=self.dtype)],
             non_sequences=[U, V, W],
             truncate_gradient=self.bptt_truncate,
@@ -95,15 +97,15 @@ class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
             return_updates=False,
         )
         prediction = pt.argmax(o, axis=1)
-        o_error = pt.sum(-pt.log(o[pt.arange(y.shape[0]), y]))   # cross-entropy, summed over words
+        o_error = pt.sum(-pt.log(o[pt.arange(y.shape[0]), y]) * mask)   # cross-entropy, summed over words
         dU, dV, dW = pytensor.grad(o_error, [U, V, W])
         learning_rate = pt.scalar("learning_rate", dtype=self.dtype)
         return {
-            "forward_propagation": ([x], o, None),
-            "predict": ([x], prediction, None),
-            "ce_error": ([x, y], o_error, None),
-            "bptt": ([x, y], [dU, dV, dW], None),
-            "sgd_step": ([x, y, learning_rate], [],
+            "forward_propagation": ([x, mask], o, None),
+            "predict": ([x, mask], prediction, None),
+            "ce_error": ([x, y, mask], o_error, None),
+            "bptt": ([x, y, mask], [dU, dV, dW], None),
+            "sgd_step": ([x, y, mask, learning_rate], [],
                          [(U, U - learning_rate * dU), (V, V - learning_rate * dV),
                           (W, W - learning_rate * dW)]),
         }
@@ -117,7 +119,8 @@ class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
         x = as_indices(x, self.word_dim)
         if len(x) == 0:
             return np.zeros((0, self.word_dim), dtype=self.dtype)
-        return np.asarray(self._function("forward_propagation")(x))
+        o, pad = self._run("forward_propagation", x)
+        return np.asarray(o)[pad:]
 
     def predict_proba(self, x):
         """Same as :meth:`forward_propagation`; the interface shared by every model of the project."""
@@ -128,25 +131,26 @@ class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
         x = as_indices(x, self.word_dim)
         if len(x) == 0:
             return np.zeros(0, dtype=np.int64)
-        return np.asarray(self._function("predict")(x))
+        predicted, pad = self._run("predict", x)
+        return np.asarray(predicted)[pad:]
 
     def ce_error(self, x, y):
         """Cross-entropy of one sentence, summed over its words."""
         x, y = self._xy(x, y)
-        return float(self._function("ce_error")(x, y)) if len(x) else 0.0
+        return float(self._run("ce_error", x, y)[0]) if len(x) else 0.0
 
     def bptt(self, x, y):
         """``[dU, dV, dW]`` for one sentence, as derived by ``pytensor.grad`` (truncated: see the class)."""
         x, y = self._xy(x, y)
         if len(x) == 0:
             return self._zero_gradients()
-        return [np.asarray(g) for g in self._function("bptt")(x, y)]
+        return [np.asarray(g) for g in self._run("bptt", x, y)[0]]
 
     def sgd_step(self, x, y, learning_rate):
         """One SGD step on one sentence, ``p <- p - learning_rate * dL/dp``, run inside the compiled function."""
         x, y = self._xy(x, y)
         if len(x):
-            self._function("sgd_step")(x, y, learning_rate)
+            self._run("sgd_step", x, y, learning_rate)
 
     # calculate_total_loss(X, Y) and calculate_loss(X, Y): lmkit.sentences.SentenceLosses.
 

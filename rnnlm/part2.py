@@ -46,7 +46,7 @@ def train(args, out):
     from lmkit.tutorial_loop import Progress
     from rnn_theano import train_with_sgd
 
-    from .report import print_samples, report_heldout, time_sgd_step
+    from .report import compiled_graphs, print_samples, report_heldout, time_sgd_step
     from .run import start_or_resume
 
     run = start_or_resume("part2", args, out)
@@ -73,4 +73,4 @@ def train(args, out):
     print(f"Loss after {s.epochs} epochs: {final:f} (learning rate now {lr:g})")
     report(model, Progress(s.epochs * len(X), s.epochs, 0, final, lr))
     report_heldout(data, lambda split: score_corpus(model, getattr(data, split)))
-    print(f"Saved {run.out}")
+    print(f"Saved {run.out}; {compiled_graphs(model)} compiled graphs ({s.mode or 'c'} backend)")

@@ -54,7 +54,7 @@ def train(args, out):
     from lmkit.scoring import score_corpus
     from lmkit.tutorial_loop import Progress, check_finite, loss_line
 
-    from .report import print_samples, report_heldout, time_sgd_step
+    from .report import compiled_graphs, print_samples, report_heldout, time_sgd_step
     from .run import start_or_resume
 
     run = start_or_resume("part4", args, out)
@@ -89,3 +89,4 @@ def train(args, out):
         print(loss_line(seen, s.epochs - 1, loss))
         report(model, Progress(seen, s.epochs - 1, len(X), loss, s.learning_rate))
     report_heldout(data, lambda split: score_corpus(model, getattr(data, split)))
+    print(f"{compiled_graphs(model)} compiled graphs ({s.mode or 'c'} backend)")

@@ -21,7 +21,7 @@ def time_sgd_step(model, X, Y, *step_args):
     timing, these steps update the weights.
     """
     start = time.perf_counter()
-    model.compile()
+    model.compile("sgd_step")
     print(f"Compiled in {time.perf_counter() - start:.1f} s")
     i = min(10, len(X) - 1)
     model.sgd_step(X[i], Y[i], *step_args)
@@ -36,3 +36,11 @@ def print_samples(model, vocab, n, min_length, rules="part2", seed=None):
 
     for words in generate_sentences(model, vocab, n=n, min_length=min_length, rules=rules, seed=seed):
         print("  >", " ".join(words))
+
+
+def compiled_graphs(model):
+    """The programs a per-sentence trainer's model compiled: its own functions (one per input shape in JAX
+    mode), the batched scorer's and the step API's."""
+    from lmkit.scoring import _scorers
+
+    return model.compiled_graphs() + (model in _scorers) + (getattr(model, "_step_fn", None) is not None)

@@ -15,7 +15,12 @@ def test_gpu_script_dry_run(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     agreement = json.loads((out / "agreement.json").read_text())
     assert agreement["models"]["gru"]["agree"] and agreement["models"]["gru"]["loss"][0] > 0
-    assert "test (best model):" in (out / "train.log").read_text()
-    assert json.loads((out / "bench-gpu.json").read_text())
-    assert len(list(out.iterdir())) <= 8  # what the device tool can bring back
-    assert not (out / "main.npz").exists()
+    log = (out / "run.log").read_text()
+    assert "test (best model):" in log and "PyTorch" in log
+    bench = json.loads((out / "bench-gpu.json").read_text())
+    assert {r["impl"] for r in bench["rows"] if r.get("mode") == "jax" and r.get("batch") == 1} >= {"RNNTheano sgd_step"}
+    profile = json.loads((out / "profile.json").read_text())
+    assert profile["ms"]["output layer, forward and backward"] > 0 and (out / profile["trace"]).exists()
+    assert json.loads((out / "vs_pytorch.json").read_text())
+    assert len(list(out.iterdir())) <= 8, sorted(p.name for p in out.iterdir())  # what the device tool brings back
+    assert not list(out.glob("*.npz"))

@@ -52,3 +52,22 @@ def test_no_module_outside_the_adapter_names_the_internals():
             if names & INTERNAL_NAMES:
                 offenders[str(path.relative_to(REPO))] = sorted(names & INTERNAL_NAMES)
     assert offenders == {}
+
+
+def test_jax_scans_can_be_unrolled_and_give_the_same_result():
+    pytest.importorskip("jax")
+    from pytensor.link.jax.dispatch import scan as dispatch
+
+    assert hasattr(dispatch, "jax_scan"), "PyTensor moved jax_scan: update set_jax_scan_unroll"
+    x = pt.dvector("x")
+    total = pytensor.scan(lambda v, acc: acc + v * v, sequences=x, outputs_info=[pt.constant(0.0, dtype="float64")],
+                          return_updates=False)[-1]
+    values = np.arange(7.0)
+    plain = pytensor.function([x], total, mode="JAX")(values)
+    try:
+        internals.set_jax_scan_unroll(3)
+        unrolled = pytensor.function([x], total, mode="JAX")(values)
+    finally:
+        internals.set_jax_scan_unroll(1)
+    assert float(unrolled) == float(plain) == float((values ** 2).sum())
+    assert not hasattr(dispatch.jax_scan, "__wrapped_scan__")
