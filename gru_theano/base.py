@@ -143,8 +143,8 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
     def cell(self, x_in, prev, U, W, b, gates=None, projected=None):
         """One time step of one layer: new states (a tuple like ``state_names``) from input and old states;
         ``gates`` (a dict), if given, receives the gate activations by name. ``projected``, if given, holds
-        the input terms ``U_i x + b_i`` of every block already computed (:meth:`project`), and ``x_in``,
-        ``U`` and ``b`` are not read."""
+        the input products ``U_i x`` of every block already computed (:meth:`project`), and ``x_in`` and
+        ``U`` are not read."""
         raise NotImplementedError
 
     def step_layers(self, x_t, prev, weights, masks=(), gates=None):
@@ -197,11 +197,13 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
                                return_updates=False)
         return states[-1]  # the top layer's hidden state at every step
 
-    def _build_graph(self):
+    def _build_graph(self, length=None):
         """``name -> (inputs, outputs, updates)`` of the five compiled functions (see :mod:`lmkit.compiled`)."""
-        x = pt.ivector("x")  # word indices of the input sentence
-        y = pt.ivector("y")  # the next word at every position
-        mask = pt.vector("mask", dtype=self.dtype)  # 1 on the sentence's words, 0 on padding (lmkit.compiled)
+        # Word indices of the input sentence and the next word at every position: any length, or ``length``
+        # words (JAX: lmkit.compiled); the mask is 1 on the sentence's words, 0 on padding.
+        x = pt.tensor("x", dtype="int32", shape=(length,))
+        y = pt.tensor("y", dtype="int32", shape=(length,))
+        mask = pt.tensor("mask", dtype=self.dtype, shape=(length,))
         # x_e[t] = E[:, x_t] as rows, T x D, looked up for the whole sentence before the recurrence.
         # PyTensor 3.0.7 wrongly refuses the gradient of a one-row gather ("Runtime broadcasting not
         # allowed", fixed upstream in pytensor#2303), so a one-word sentence would fail; gathering one extra
@@ -306,7 +308,7 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
         """The stacked recurrence over a ``(T, B)`` batch (see :meth:`lmkit.batched.BatchedLM.batched_cost`): the
         top layer's states ``(T, H, B)`` and the final states.
 
-        One layer at a time, as cuDNN and PyTorch run theirs: the layer's input terms ``a_i = U_i x + b_i`` for
+        One layer at a time, as cuDNN and PyTorch run theirs: the layer's input products ``a_i = U_i x`` for
         all T steps and B streams are one matrix product before its ``scan`` (:meth:`project`), and only the
         recurrent part of the same :meth:`cell` runs inside, on ``(H, B)`` columns. Layer ``l + 1`` reads the
         states of layer ``l`` (after the dropout between them), so every layer's input is known before its
@@ -323,12 +325,12 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
         final = []
         for l, (U, W, b) in enumerate(weights):
             def layer_step(a_t, keep_t, *args):
-                prev, W = args[:k], args[k]
+                prev, W, b = args[:k], args[k], args[k + 1]
                 prev = [p * keep_t.dimshuffle("x", 0) for p in prev]  # s_{t-1} <- (1 - reset_t) s_{t-1}
-                return self.cell(None, prev, None, W, None, projected=a_t)
+                return self.cell(None, prev, None, W, b.dimshuffle(0, 1, "x"), projected=a_t)
 
-            seqs = pytensor.scan(layer_step, sequences=[self.project(layer_input, U, b), keep],
-                                 outputs_info=list(states[l * k:(l + 1) * k]), non_sequences=[W], strict=True,
+            seqs = pytensor.scan(layer_step, sequences=[self.project(layer_input, U), keep],
+                                 outputs_info=list(states[l * k:(l + 1) * k]), non_sequences=[W, b], strict=True,
                                  return_list=True, return_updates=False)
             final += [s[-1] for s in seqs]
             layer_input = seqs[-1]                                        # (T, H, B): what layer l + 1 reads
@@ -339,11 +341,13 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
             top = top * dropout["output"]
         return top, final
 
-    def project(self, inputs, U, b):
-        """The input terms ``a_i = U_i x_t + b_i`` of one layer for every step and stream at once: ``inputs``
-        ``(T, D, B)``, ``U`` ``(n, H, D)``, ``b`` ``(n, H)``; returns ``(T, n, H, B)``, one matrix product."""
+    def project(self, inputs, U):
+        """The input products ``U_i x_t`` of one layer for every step and stream at once: ``inputs`` ``(T, D, B)``,
+        ``U`` ``(n, H, D)``; returns ``(T, n, H, B)``, one matrix product. (The biases are added inside the loop:
+        PyTensor 3.0.7's JAX reduction returns float64 for a float32 sum, which a bias broadcast over all T x B
+        positions would make of its gradient, and so of the bias after an update.)"""
         a = pt.tensordot(inputs, U, axes=[[1], [2]])                     # (T, B, n, H)
-        return a.dimshuffle(0, 2, 3, 1) + b.dimshuffle("x", 0, 1, "x")
+        return a.dimshuffle(0, 2, 3, 1)
 
     def input_table(self):
         """The embedding ``E``: column ``w`` is word ``w``'s vector (the step API of :mod:`lmkit.batched`)."""

@@ -46,14 +46,14 @@ class GRUTheano(RecurrentLM):
     def cell(self, x_in, prev, U, W, b, gates=None, projected=None):
         """One GRU step of one layer; ``U[0]``, ``U[1]``, ``U[2]`` are the z, r, h blocks (same for W, b).
 
-        ``a[i] = U_i x + b_i`` are the input terms; the batched graph computes them for all steps before the
+        ``a[i] = U_i x`` are the input products; the batched graph computes them for all steps before the
         loop and passes them as ``projected`` (:meth:`gru_theano.base.RecurrentLM.project`).
         """
         (s_prev,) = prev
-        a = projected if projected is not None else [pt.dot(U[i], x_in) + b[i] for i in range(3)]
-        z = self.gate_fn(a[0] + pt.dot(W[0], s_prev))
-        r = self.gate_fn(a[1] + pt.dot(W[1], s_prev))
-        h = pt.tanh(a[2] + pt.dot(W[2], s_prev * r))
+        a = projected if projected is not None else [pt.dot(U[i], x_in) for i in range(3)]
+        z = self.gate_fn(a[0] + pt.dot(W[0], s_prev) + b[0])
+        r = self.gate_fn(a[1] + pt.dot(W[1], s_prev) + b[1])
+        h = pt.tanh(a[2] + pt.dot(W[2], s_prev * r) + b[2])
         s = (1 - z) * h + z * s_prev
         if gates is not None:  # for looking inside (lmkit.inspection)
             gates.update(z=z, r=r)

@@ -49,14 +49,14 @@ class LSTMTheano(RecurrentLM):
         return b
 
     def cell(self, x_in, prev, U, W, b, gates=None, projected=None):
-        """One LSTM step of one layer; blocks 0-3 of ``U``, ``W``, ``b`` are i, f, o, g, and ``a[j] = U_j x + b_j``
-        the input terms (``projected``, when the batched graph computed them before the loop)."""
+        """One LSTM step of one layer; blocks 0-3 of ``U``, ``W``, ``b`` are i, f, o, g, and ``a[j] = U_j x``
+        the input products (``projected``, when the batched graph computed them before the loop)."""
         c_prev, s_prev = prev
-        a = projected if projected is not None else [pt.dot(U[j], x_in) + b[j] for j in range(4)]
-        i = self.gate_fn(a[0] + pt.dot(W[0], s_prev))
-        f = self.gate_fn(a[1] + pt.dot(W[1], s_prev))
-        o = self.gate_fn(a[2] + pt.dot(W[2], s_prev))
-        g = pt.tanh(a[3] + pt.dot(W[3], s_prev))
+        a = projected if projected is not None else [pt.dot(U[j], x_in) for j in range(4)]
+        i = self.gate_fn(a[0] + pt.dot(W[0], s_prev) + b[0])
+        f = self.gate_fn(a[1] + pt.dot(W[1], s_prev) + b[1])
+        o = self.gate_fn(a[2] + pt.dot(W[2], s_prev) + b[2])
+        g = pt.tanh(a[3] + pt.dot(W[3], s_prev) + b[3])
         c = c_prev * f + g * i
         s = pt.tanh(c) * o
         if gates is not None:  # for looking inside (lmkit.inspection)

@@ -73,6 +73,10 @@ def pytensor_mode(name=None):
     name = (name or os.environ.get("RNNLM_MODE") or "c").lower()
     if name not in MODES:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(MODES)}")
+    if MODES[name] == "JAX":
+        from .pytensor_internals import fix_jax_reduction_dtype
+
+        fix_jax_reduction_dtype()   # PyTensor 3.0.7's JAX sums come back in the wrong dtype
     return MODES[name]
 
 

@@ -8,8 +8,10 @@ timing a training step.
 
 Every function takes, after the sentence's ``x`` (and ``y``), a ``mask``: 1 on the sentence's words, 0 on
 padding, which keeps the state where it was and adds nothing to the cost. On the C backend a sentence runs
-as it is (the mask all ones). JAX compiles one program per input shape, so there :meth:`CompiledModel._run`
-pads a sentence at the front to one of a few lengths (:data:`BUCKETS`): the padded steps keep the zero
+as it is (the mask all ones). JAX compiles one program per input shape, and differentiates a ``scan`` only
+over a length known when the graph is built, so there :meth:`CompiledModel._run` pads a sentence at the
+front to one of a few lengths (:data:`BUCKETS`), each with its own graph whose inputs declare that length
+(``_build_graph(length)``). The padded steps keep the zero
 state the sentence starts from, so cost and gradients are the unpadded ones, and a truncated gradient
 (``truncate_gradient``, counted from the end) still covers the sentence's own last words. A run then
 compiles a handful of programs whatever its sentence lengths; :meth:`CompiledModel.compiled_graphs` counts
@@ -34,57 +36,59 @@ class CompiledModel(SentenceLosses):
     (``allow_input_downcast``), so ``sgd_step(x, y, 0.01)`` works for a float32 model.
     """
 
-    def _build_graph(self):
-        """``name -> (inputs, outputs, updates)`` for every compiled function of the model."""
+    def _build_graph(self, length=None):
+        """``name -> (inputs, outputs, updates)`` for every compiled function of the model; ``length``, if
+        given, is the sentence length the inputs are declared with (JAX needs it static to differentiate a
+        ``scan``)."""
         raise NotImplementedError
 
-    def _graphs(self):
-        """The dict of :meth:`_build_graph`, built on the first call and kept."""
+    def _graphs(self, length=None):
+        """The dict of :meth:`_build_graph` for sentences of ``length`` (None: any), built once and kept."""
         if getattr(self, "_graph_dict", None) is None:
-            self._graph_dict = self._build_graph()
-        return self._graph_dict
+            self._graph_dict = {}
+        if length not in self._graph_dict:
+            self._graph_dict[length] = self._build_graph(length)
+        return self._graph_dict[length]
 
-    def _function(self, name):
-        """The compiled function ``name``, compiling it the first time it is asked for."""
+    def _function(self, name, length=None):
+        """The compiled function ``name`` (for sentences of ``length``; None: any length), compiled the first
+        time it is asked for."""
         if getattr(self, "_compiled", None) is None:
             self._compiled = {}
         compiled = self._compiled
-        if name not in compiled:
-            graphs = self._graphs()
+        if (name, length) not in compiled:
+            graphs = self._graphs(length)
             if name not in graphs:
                 raise KeyError(f"{type(self).__name__} has no function {name!r}; it has {', '.join(graphs)}")
             inputs, outputs, updates = graphs[name]
-            compiled[name] = pytensor.function(inputs, outputs, updates=updates, mode=pytensor_mode(self.mode),
-                                               name=name, allow_input_downcast=True)
-        return compiled[name]
+            compiled[name, length] = pytensor.function(inputs, outputs, updates=updates,
+                                                       mode=pytensor_mode(self.mode), name=name,
+                                                       allow_input_downcast=True)
+        return compiled[name, length]
 
     def compile(self, *names):
-        """Compile the named functions now (all of them without arguments); returns the model. (In JAX mode
-        the programs themselves are compiled at the first call of each input shape.)"""
-        for name in names or tuple(self._graphs()):
-            self._function(name)
+        """Compile the named functions now (all of them without arguments); returns the model. In JAX mode,
+        where a function exists per length bucket, this does nothing: each is compiled at its first call."""
+        if pytensor_mode(self.mode) != "JAX":
+            for name in names or tuple(self._graphs()):
+                self._function(name)
         return self
 
     def _run(self, name, x, y=None, *args):
         """``(outputs, padding)`` of the compiled function ``name`` on one sentence ``x`` (and targets ``y``):
         padded at the front to a bucket length in JAX mode (module notes), as it is otherwise."""
-        T, pad = len(x), 0
+        T, pad, length = len(x), 0, None
         if pytensor_mode(self.mode) == "JAX":
             length = next((b for b in BUCKETS if b >= T), 1 << (T - 1).bit_length())
             pad = length - T
-            if getattr(self, "_shapes_run", None) is None:
-                self._shapes_run = set()
-            self._shapes_run.add((name, length))
         padding = np.zeros(pad, dtype=np.int32)
         mask = np.concatenate([np.zeros(pad), np.ones(T)]).astype(self.dtype)
         inputs = [np.concatenate([padding, x])] + ([np.concatenate([padding, y])] if y is not None else [])
-        return self._function(name)(*inputs, mask, *args), pad
+        return self._function(name, length)(*inputs, mask, *args), pad
 
     def compiled_graphs(self):
         """How many programs this model's functions compiled: one per function on the C backend, one per
-        function and input shape in JAX mode."""
-        if pytensor_mode(self.mode) == "JAX":
-            return len(getattr(self, "_shapes_run", None) or ())
+        function and length bucket in JAX mode."""
         return len(getattr(self, "_compiled", None) or {})
 
     def calculate_total_loss(self, X, Y):

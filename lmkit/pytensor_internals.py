@@ -123,3 +123,40 @@ def set_jax_scan_unroll(unroll):
     wrapped = functools.partial(original, unroll=int(unroll))
     wrapped.__wrapped_scan__ = original
     dispatch.jax_scan = wrapped
+
+
+_reductions_fixed = False
+
+
+def fix_jax_reduction_dtype():
+    """Make PyTensor's JAX reductions return the dtype their graph says (once per process; called by
+    :func:`lmkit.backend.pytensor_mode` whenever JAX is chosen).
+
+    PyTensor 3.0.7's JAX translation of ``CAReduce`` (``pytensor.link.jax.dispatch.elemwise``) casts a sum to
+    its accumulator dtype, float64 for float32 input, instead of to its output dtype. With x64 on (floatX
+    float64), a float32 graph then gets float64 values where it declared float32: a ``scan`` whose backward
+    step sums (a softmax's gradient, a bias broadcast over a batch) fails JAX's carry check, and an update
+    made from such a sum turns a float32 weight into float64. This wraps the registered translation to cast
+    the result to the node's output dtype, as the C backend does.
+    """
+    global _reductions_fixed
+    if _reductions_fixed:
+        return
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.elemwise import CAReduce
+
+    original = jax_funcify.dispatch(CAReduce)
+
+    def careduce_in_output_dtype(op, node=None, **kwargs):
+        reduce = original(op, node=node, **kwargs)
+        if node is None:
+            return reduce
+        dtype = node.outputs[0].dtype
+
+        def careduce(x):
+            return reduce(x).astype(dtype)
+
+        return careduce
+
+    jax_funcify.register(CAReduce)(careduce_in_output_dtype)
+    _reductions_fixed = True

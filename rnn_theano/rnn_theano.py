@@ -71,12 +71,13 @@ class RNNTheano(RNNSizes, CompiledModel, BatchedLM):
 
     # ---- the per-sentence graph ---------------------------------------------------------------------
 
-    def _build_graph(self):
+    def _build_graph(self, length=None):
         """``name -> (inputs, outputs, updates)`` of the five compiled functions (see :mod:`lmkit.compiled`)."""
         U, V, W = self.U, self.V, self.W
-        x = pt.ivector("x")
-        y = pt.ivector("y")
-        mask = pt.vector("mask", dtype=self.dtype)  # 1 on the sentence's words, 0 on padding (lmkit.compiled)
+        # a sentence of any length, or of ``length`` words (JAX: lmkit.compiled)
+        x = pt.tensor("x", dtype="int32", shape=(length,))
+        y = pt.tensor("y", dtype="int32", shape=(length,))
+        mask = pt.tensor("mask", dtype=self.dtype, shape=(length,))  # 1 on the sentence's words, 0 on padding
 
         def forward_prop_step(x_t, m_t, s_t_prev, U, V, W):
             s_t = step(U[:, x_t], s_t_prev, W)

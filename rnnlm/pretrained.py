@@ -88,7 +88,7 @@ def describe(name, entry):
     except CheckpointError as exc:
         return {**row, "status": str(exc)}
     meta = read_meta(path)
-    return {**row, "status": "ok", **meta.get("provenance", {})}
+    return {**meta.get("provenance", {}), **row, "status": "ok"}
 
 
 def run(args):

@@ -61,7 +61,8 @@ def help_text():
 
 def test_rnnlm_help_lists_every_subcommand_and_each_help_fits_a_screen(monkeypatch):
     top = help_text()
-    assert set(COMMANDS) == {"train", "score", "rescore", "generate", "stats", "part2", "part4", "run-theano"}
+    assert set(COMMANDS) == {"train", "score", "rescore", "generate", "stats", "models", "explore", "part2", "part4",
+                             "run-theano"}
     monkeypatch.setenv("COLUMNS", "100")
     _, subparsers = build_parser()
     for name in COMMANDS:

@@ -71,3 +71,18 @@ def test_jax_scans_can_be_unrolled_and_give_the_same_result():
         internals.set_jax_scan_unroll(1)
     assert float(unrolled) == float(plain) == float((values ** 2).sum())
     assert not hasattr(dispatch.jax_scan, "__wrapped_scan__")
+
+
+def test_jax_sums_of_float32_come_back_float32():
+    """PyTensor 3.0.7's JAX reductions cast to the accumulator's dtype (float64 for float32 under x64); the
+    adapter's fix, made whenever the JAX mode is chosen, casts to the output dtype the graph declares."""
+    pytest.importorskip("jax")
+    from pytensor.tensor.special import softmax
+
+    from lmkit.backend import pytensor_mode
+
+    x = pt.matrix("x", dtype="float32")
+    fn = pytensor.function([x], [x.sum(axis=0), pytensor.grad(softmax(x, axis=-1)[0, 0], x)], mode=pytensor_mode("jax"))
+    total, grad = fn(np.ones((3, 4), dtype="float32"))
+    assert np.asarray(total).dtype == np.float32 and np.asarray(grad).dtype == np.float32
+    np.testing.assert_array_equal(total, [3, 3, 3, 3])

@@ -122,7 +122,8 @@ def generate(explored, prefix="", method="sample", temperature=1.0, top_k=None, 
     """One sentence, word by word, each with the distribution it was chosen from (its ``shown`` likeliest
     words): sampling (as reshaped by temperature, top-k, top-p), greedy or beam search."""
     from lmkit.data.tokenize import word_splitter
-    from lmkit.sampling import adjust, beam_search, generate_sentences, greedy, never_generated, start_of_sentence
+    from lmkit.sampling import (adjust, allowed_logprobs, beam_search, generate_sentences, greedy, never_generated,
+                                start_of_sentence)
 
     vocab, model = explored.vocab, explored.model
     if method not in ("sample", "greedy", "beam"):
@@ -155,6 +156,9 @@ def generate(explored, prefix="", method="sample", temperature=1.0, top_k=None, 
             p = np.exp(np.asarray(logp[0], dtype=np.float64))
             if method == "sample":
                 p = adjust(p, temperature, top_k, banned, top_p)
+            else:   # greedy and beam search choose among the words the rules allow at this length
+                allowed = allowed_logprobs(vocab, np.log(p)[None], t + 1, 0, max_length + 1)[0]
+                p = np.exp(allowed - np.logaddexp.reduce(allowed))
             order = np.argsort(-p, kind="stable")[:shown]
             steps.append({"token": vocab.words[following], "p": float(p[following]),
                           "top": [[vocab.words[i], float(p[i])] for i in order]})
