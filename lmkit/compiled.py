@@ -86,6 +86,15 @@ class CompiledModel(SentenceLosses):
         inputs = [np.concatenate([padding, x])] + ([np.concatenate([padding, y])] if y is not None else [])
         return self._function(name, length)(*inputs, mask, *args), pad
 
+    def wait(self):
+        """Return once the weights hold the values of every step called so far (JAX runs a step after the
+        call returns); for timing. Returns the model."""
+        for p in self.trainable_params().values():
+            value = p.get_value(borrow=True)
+            if hasattr(value, "block_until_ready"):
+                value.block_until_ready()
+        return self
+
     def compiled_graphs(self):
         """How many programs this model's functions compiled: one per function on the C backend, one per
         function and length bucket in JAX mode."""
