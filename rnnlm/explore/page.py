@@ -42,13 +42,16 @@ def show(model, text, vocab=None, name="model", top_k=5, view=None, target=None,
     self-contained page). ``model`` is a model object (then ``vocab`` is its vocabulary), a model file or
     ``pretrained:NAME``; a dict ``{name: (model, vocab)}`` shows several side by side. ``view``, ``target``
     and ``what`` choose what the page opens on (:func:`answers`)."""
+    import warnings
     from html import escape
 
     from IPython.display import HTML, display
 
     page = html(explored_models(model, vocab, name), text, top_k, view=view, target=target, what=what)
-    display(HTML(f'<iframe srcdoc="{escape(page)}" style="width: 100%; height: {height}px; '
-                 'border: 1px solid #ddd"></iframe>'))
+    with warnings.catch_warnings():   # IPython suggests IFrame, which needs a URL: this page has none
+        warnings.filterwarnings("ignore", message="Consider using IPython.display.IFrame")
+        display(HTML(f'<iframe srcdoc="{escape(page)}" style="width: 100%; height: {height}px; '
+                     'border: 1px solid #ddd"></iframe>'))
 
 
 def explored_models(model, vocab=None, name="model"):
