@@ -20,7 +20,7 @@ PICTURES = {
     # name: (models, page options, word to hover or None)
     "predictions": (("part2", "gru"), {"view": "predictions"}, 6),
     "cell": (("gru",), {"view": "cell", "what": "gates:layer1.z"}, None),
-    "gradients": (("part2", "gru"), {"view": "gradients", "target": -2}, None),
+    "gradients": (("part2", "gru"), {"view": "gradients", "target": 20}, None),   # the word "king"
 }
 
 
