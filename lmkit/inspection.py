@@ -65,8 +65,16 @@ class Inspector:
         mode = pytensor_mode(self.mode)
         forward = pytensor.function([x, y, *deltas], [logprobs, *states, *gates], mode=mode, on_unused_input="ignore")
         one = pytensor.function([x, y, target, *deltas], pytensor.grad(logp_y[target], deltas), mode=mode)
-        full = pytensor.function([x, y, *deltas], jacobian(logp_y, deltas), mode=mode)
-        self._functions = forward, one, full
+        # Every word's gradients: log p(y_t) depends on the states only through the top state s_t, so with
+        # g_t = d log p(y_t) / d s_t, taken for all t at once (row t of the output layer depends on s_t alone),
+        # d log p(y_t) / d h_k = d (g_t . s_t) / d h_k: the T backward passes then run through the recurrence
+        # only, not through the output layer T times over.
+        top = pt.matrix("top", dtype=model.dtype)                                    # (T, H)
+        top_logp = output_logprobs(top, W, b)[pt.arange(y.shape[0]), y]
+        output_grad = pytensor.function([top, y], pytensor.grad(top_logp.sum(), top), mode=mode)
+        g = pt.matrix("g", dtype=model.dtype)                                        # (T, H): g_t
+        full = pytensor.function([x, g, *deltas], jacobian((g * states[-1]).sum(axis=1), deltas), mode=mode)
+        self._functions = forward, one, (output_grad, full)
 
     def state_names(self):
         """``layer<l>.<state>`` for every state the model carries, in ``num_states()`` order."""
@@ -102,7 +110,9 @@ class Inspector:
                 if len(x) > FULL_GRADIENTS_MAX:
                     raise ValueError(f"gradients of every word are computed up to {FULL_GRADIENTS_MAX} words; "
                                      "ask for one target word")
-                jac = [np.asarray(j, dtype=np.float64) for j in full(x, y, *deltas)]  # (T targets, T, H) each
+                output_grad, every = full
+                g = output_grad(rest[n - 1], y)                                  # d log p(y_t) / d s_t
+                jac = [np.asarray(j, dtype=np.float64) for j in every(x, g, *deltas)]  # (T targets, T, H) each
                 result["grad_norms"] = np.sqrt(sum((j ** 2).sum(axis=-1) for j in jac))
             elif gradients == "one":
                 grads = [np.asarray(g, dtype=np.float64) for g in one(x, y, int(target), *deltas)]

@@ -6,6 +6,7 @@ Each view is saved as a screenshot (in the test's folder; in ``$RNNLM_SCREENSHOT
 how README's pictures are made: ``RNNLM_SCREENSHOTS=docs/explore python -m pytest tests/test_explore_browser.py``).
 The tests skip, saying why, only where no Chromium is installed; ``.ci/run`` installs it.
 """
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -37,12 +39,21 @@ def server(tmp_path_factory):
     vocab = Vocabulary.build(tokenize_documents([TEXT + " The queen is here. My lord is gone."]), 40, "part2")
     save_model(folder / "gru.npz", GRUTheano(len(vocab), 8, num_layers=1, seed=1, dtype="float32"), vocab)
     save_model(folder / "rnn.npz", RNNTheano(len(vocab), 8, bptt_truncate=-1, seed=2, dtype="float32"), vocab)
+    # The server compiles in a folder of its own: PyTensor's compile cache is not safe against another process
+    # compiling the same C module at the same moment (on a cold cache, tests/test_explore.py's worker does).
+    env = {**os.environ, "PYTENSOR_FLAGS": ",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS"),
+                                                                   f"compiledir={folder / 'compiled'}"]))}
     proc = subprocess.Popen([sys.executable, "-m", "rnnlm", "explore", str(folder / "gru.npz"), str(folder / "rnn.npz"),
-                             "--port", "0"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--port", "0"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     line = proc.stdout.readline()
     match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
     assert match, line + proc.stderr.read()
-    yield match.group(1), [str(folder / "gru.npz"), str(folder / "rnn.npz")]
+    url, models = match.group(1), [str(folder / "gru.npz"), str(folder / "rnn.npz")]
+    for model in models:   # the first analysis compiles the model's functions: before any page waits on it
+        request = urllib.request.Request(url + "api/analyze", data=json.dumps({"model": model, "text": TEXT}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        assert urllib.request.urlopen(request, timeout=600).status == 200
+    yield url, models
     proc.send_signal(signal.SIGINT)   # Ctrl-C: the server stops cleanly
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
 
@@ -68,9 +79,6 @@ def screenshot(page, name, folder):
 
 
 def test_the_page_shows_every_view_from_the_local_server_alone(server, browser, tmp_path):
-    import json
-    import urllib.request
-
     url, models = server
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     requests, errors = [], []

@@ -66,7 +66,11 @@ fi
 step agreement 60 $PY benchmarks/gpu/agreement.py "${AGREE[@]}" --out "$OUT/agreement.json"
 step profile 60 $PY benchmarks/gpu/profile_step.py "${PROFILE[@]}" --out "$OUT/profile.json"
 step bench 150 $PY benchmarks/bench.py "${BENCH[@]}" --out "$OUT/bench-gpu.json"
-step versus 180 $PY benchmarks/vs_pytorch.py "${VERSUS[@]}" --out "$OUT/vs_pytorch.json" --png ''
+if $PY -c "import torch" 2>/dev/null; then
+  step versus 180 $PY benchmarks/vs_pytorch.py "${VERSUS[@]}" --out "$OUT/vs_pytorch.json" --png ''
+else   # a dry run where PyTorch is not installed (benchmarks/requirements.txt has it)
+  echo "=== versus: skipped, PyTorch is not installed" | tee -a "$OUT/steps.log" "$OUT/run.log"
+fi
 step devices 60 $PY benchmarks/devices_scaling.py "${DEVICES[@]}" --out "$OUT/devices.json"
 if [[ $DRY == 1 ]]; then  # the recipe's command, at tiny sizes
   step recipe 120 $PY scripts/train.py "${RECIPE_FLAGS[@]}" --mode jax --out "$OUT/recipe.npz" --samples 0 --no-progress

@@ -80,10 +80,15 @@ def run(args):
         sock.bind((args.host, args.port))
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})") from None
+    sock.listen(128)   # connections wait from now on, so the address printed below can be used at once
     port = sock.getsockname()[1]
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
     print(f"Serving {', '.join(models)} at {url} (Ctrl-C stops)", flush=True)
     if args.open:
         webbrowser.open(url)
     server = uvicorn.Server(uvicorn.Config(create_app(models), log_level="warning"))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:   # uvicorn shuts down on Ctrl-C, then raises it again: a clean stop here
+        pass
+    print("Stopped")
