@@ -45,14 +45,18 @@ def server(tmp_path_factory):
                                                                    f"compiledir={folder / 'compiled'}"]))}
     proc = subprocess.Popen([sys.executable, "-m", "rnnlm", "explore", str(folder / "gru.npz"), str(folder / "rnn.npz"),
                              "--port", "0"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()
-    match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
-    assert match, line + proc.stderr.read()
-    url, models = match.group(1), [str(folder / "gru.npz"), str(folder / "rnn.npz")]
-    for model in models:   # the first analysis compiles the model's functions: before any page waits on it
-        request = urllib.request.Request(url + "api/analyze", data=json.dumps({"model": model, "text": TEXT}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        assert urllib.request.urlopen(request, timeout=600).status == 200
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert match, line + proc.stderr.read()
+        url, models = match.group(1), [str(folder / "gru.npz"), str(folder / "rnn.npz")]
+        for model in models:   # the first analysis compiles the model's functions: before any page waits on it
+            request = urllib.request.Request(url + "api/analyze", headers={"Content-Type": "application/json"},
+                                             data=json.dumps({"model": model, "text": TEXT}).encode())
+            assert urllib.request.urlopen(request, timeout=600).status == 200
+    except BaseException:
+        proc.kill()   # no server left behind by a failed start
+        raise
     yield url, models
     proc.send_signal(signal.SIGINT)   # Ctrl-C: the server stops cleanly
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
