@@ -11,11 +11,12 @@ explorer's target (issue 21): a 50-word text with a GRU of the recipe's size, gr
 300 ms on 2 cores.
 """
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
+
+from labelled_rows import save_rows  # benchmarks/ is the script's folder, first on sys.path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SENTENCES = ["My lord, the king is dead, and the queen would speak with you.",
@@ -67,12 +68,7 @@ def main():
                        "part": part, "median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1)}
                 rows.append(row)
                 print(f"  {name:18} {count:4d} words  {part:28} {row['median_ms']:8.1f} ({row['min_ms']:.1f})", flush=True)
-    kept = []
-    if os.path.exists(args.out):
-        with open(args.out) as fh:
-            kept = [r for r in json.load(fh)["rows"] if r["label"] != args.label]
-    with open(args.out, "w") as fh:
-        json.dump({"rows": kept + rows}, fh, indent=1)
+    save_rows(args.out, rows, args.label)
 
 
 if __name__ == "__main__":

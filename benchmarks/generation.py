@@ -14,11 +14,12 @@ Writes a table and JSON (``--out``, default ``benchmarks/generation.json``; rows
 A case that runs past ``--limit`` seconds is stopped and recorded as such.
 """
 import argparse
-import json
 import os
 import signal
 import sys
 import time
+
+from labelled_rows import save_rows  # benchmarks/ is the script's folder, first on sys.path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -84,13 +85,7 @@ def main():
             rows.append(row)
             rate = f"> {args.limit:.0f} s" if stopped else f"{row['words_per_second']:9.1f}"
             print(f"{method:8} {n:7d} {seconds:9.2f} {rate:>9}", flush=True)
-    kept = []
-    if os.path.exists(args.out):
-        with open(args.out) as fh:
-            kept = [r for r in json.load(fh)["rows"] if r["label"] != args.label]
-    with open(args.out, "w") as fh:
-        json.dump({"model": f"GRU 1x{args.hidden_dim}, tied, C={len(vocab)}, float32, C backend",
-                   "rows": kept + rows}, fh, indent=1)
+    save_rows(args.out, rows, args.label, model=f"GRU 1x{args.hidden_dim}, tied, C={len(vocab)}, float32, C backend")
 
 
 if __name__ == "__main__":

@@ -343,9 +343,8 @@ class RecurrentLM(ParameterLayout, CompiledModel, BatchedLM):
 
     def project(self, inputs, U):
         """The input products ``U_i x_t`` of one layer for every step and stream at once: ``inputs`` ``(T, D, B)``,
-        ``U`` ``(n, H, D)``; returns ``(T, n, H, B)``, one matrix product. (The biases are added inside the loop:
-        PyTensor 3.0.7's JAX reduction returns float64 for a float32 sum, which a bias broadcast over all T x B
-        positions would make of its gradient, and so of the bias after an update.)"""
+        ``U`` ``(n, H, D)``; returns ``(T, n, H, B)``, one matrix product. The biases are added in :meth:`cell`,
+        which reads the same way with and without ``projected``."""
         a = pt.tensordot(inputs, U, axes=[[1], [2]])                     # (T, B, n, H)
         return a.dimshuffle(0, 2, 3, 1)
 
