@@ -12,6 +12,8 @@ Measures, in one process:
    the modes chosen with ``--modes`` (c, jax, numba).
    ``torch`` -- PyTorch CPU ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` of the same sizes, one full training step
    (embedding, forward, cross-entropy, backward, clipping, SGD), 1 thread (and 2 threads as a side note).
+   ``paired`` -- our batched step and PyTorch's (1 thread), same model and batch, timed in alternation: the
+   ratio this gives holds on a machine whose speed drifts, where separately timed rows do not.
    ``eval`` -- scoring throughput: ``BatchedTrainer.evaluate`` and per-sentence ``predict_proba``.
 3. Achieved GFLOP/s of every full-BPTT training step from an analytic FLOP count (forward + backward =
    3 x the forward matrix-product FLOPs), its fraction of the 1-thread numpy GEMM peak, and the time ratio
@@ -25,6 +27,7 @@ Usage::
     python benchmarks/bench.py                  # everything (about 10-15 minutes on 2 cores)
     python benchmarks/bench.py --quick          # smoke run: small sizes, few repeats
     python benchmarks/bench.py --parts gemm,batched --modes c,jax --batches 32
+    taskset -c 0 python benchmarks/bench.py --parts paired --modes jax --batches 32 --jax-threads 1  # vs PyTorch
     python benchmarks/bench.py --out /tmp/r.json
 
 Environment set *before* PyTensor / JAX are imported: ``PYTENSOR_FLAGS`` gets ``floatX=float32`` (unless it
@@ -42,7 +45,8 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-ALL_PARTS = ("gemm", "sentence", "batched", "torch", "eval")
+ALL_PARTS = ("gemm", "sentence", "batched", "torch", "paired", "eval")
+DEFAULT_PARTS = ("gemm", "sentence", "batched", "torch", "eval")   # paired: asked for by name
 ALL_MODES = ("c", "jax", "numba")
 
 
@@ -268,33 +272,66 @@ def bench_batched(cfg, results):
             results.setdefault("_trainers", {})[(name, mode)] = trainer
 
 
-def bench_torch(cfg, results):
-    try:
-        import torch
-        import torch.nn as nn
-    except ImportError:
-        results["notes"].append("torch not installed: PyTorch rows skipped (pip install -r benchmarks/requirements.txt)")
-        log("  torch not installed: skipped")
-        return
-    import numpy as np
+def torch_lm(name, C, H, layers):
+    """PyTorch's model of the same sizes as ours: embedding, ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM``, linear."""
+    import torch.nn as nn
 
     class LM(nn.Module):
-        def __init__(self, kind, C, H, layers):
+        def __init__(self):
             super().__init__()
             self.emb = nn.Embedding(C, H)
-            if kind == "rnn":
+            if name == "rnn":
                 # RNNTheano: s_t = tanh(U[:, x_t] + W s_{t-1}), no biases. nn.RNN adds an input matrix
                 # W_ih (H x H) after the embedding: +2*H*H per token, <2% of the output layer's FLOPs.
                 self.rnn = nn.RNN(H, H, num_layers=1, nonlinearity="tanh", bias=False)
                 self.out = nn.Linear(H, C, bias=False)
             else:
-                cls = nn.GRU if kind == "gru" else nn.LSTM
+                cls = nn.GRU if name == "gru" else nn.LSTM
                 self.rnn = cls(H, H, num_layers=layers)
                 self.out = nn.Linear(H, C)
 
         def forward(self, x):          # x: (T, B) time-major
             h, _ = self.rnn(self.emb(x))
             return self.out(h)
+
+    return LM()
+
+
+def torch_step(name, cfg, B, device):
+    """``(model, step)``: one full PyTorch training step (embedding, forward, cross-entropy, backward,
+    clipping, SGD) on a fixed random batch, returning the loss (which waits for the device)."""
+    import numpy as np
+    import torch
+
+    C, T = cfg["C"], cfg["T"]
+    H = cfg["H_rnn"] if name == "rnn" else cfg["H_gru"]
+    torch.manual_seed(0)
+    model = torch_lm(name, C, H, 1 if name == "rnn" else 2).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    lossf = torch.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.integers(0, C, size=(T, B)).astype("int64")).to(device)
+    y = torch.from_numpy(rng.integers(0, C, size=(T, B)).astype("int64")).to(device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = lossf(logits.reshape(-1, C), y.reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        return loss.item()   # waits for the device
+
+    return model, step
+
+
+def bench_torch(cfg, results):
+    try:
+        import torch
+    except ImportError:
+        results["notes"].append("torch not installed: PyTorch rows skipped (pip install -r benchmarks/requirements.txt)")
+        log("  torch not installed: skipped")
+        return
 
     C, T = cfg["C"], cfg["T"]
     # On a machine with CUDA, PyTorch runs there (cuDNN's GRU and LSTM), beside our JAX rows on the same GPU.
@@ -307,31 +344,67 @@ def bench_torch(cfg, results):
         for name in cfg["models"]:
             H = cfg["H_rnn"] if name == "rnn" else cfg["H_gru"]
             layers = 1 if name == "rnn" else 2
-            torch.manual_seed(0)
-            model = LM(name, C, H, layers).to(device)
-            opt = torch.optim.SGD(model.parameters(), lr=0.01)
-            lossf = nn.CrossEntropyLoss()
             batches = cfg["batches"] if threads == 1 else [b for b in cfg["batches"] if b > 1]
             for B in batches:
-                rng = np.random.default_rng(2)
-                x = torch.from_numpy(rng.integers(0, C, size=(T, B)).astype("int64")).to(device)
-                y = torch.from_numpy(rng.integers(0, C, size=(T, B)).astype("int64")).to(device)
-
-                def step():
-                    opt.zero_grad(set_to_none=True)
-                    logits = model(x)
-                    loss = lossf(logits.reshape(-1, C), y.reshape(-1))
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                    opt.step()
-                    return loss.item()   # waits for the device
-
+                model, step = torch_step(name, cfg, B, device)
                 t = timeit(step, warmup=2, repeats=cfg["repeats"], budget_s=cfg["budget_s"])
                 tokens = B * T
                 record(results, model=name, impl=f"torch nn.{type(model.rnn).__name__}",
                        mode="cuda" if cuda else f"{threads}T", batch=B, tokens=tokens, ms=t["median_s"] * 1e3,
                        tokens_per_s=tokens / t["median_s"], flops=step_flops(name, C, H, layers, tokens), timing=t,
                        torch_threads=threads)
+    torch.set_num_threads(saved_threads)
+
+
+def bench_paired(cfg, results):
+    """Our training step and PyTorch's (1 thread, or CUDA) at the same model and batch, timed in alternation
+    (ours, theirs, theirs, ours, ...): a machine whose speed drifts by 10-25% within a minute (as the 2-core
+    machines here do) slows both alike, so the ratio holds where separate timings do not."""
+    try:
+        import torch
+    except ImportError:
+        results["notes"].append("torch not installed: paired rows skipped")
+        return
+    import numpy as np
+    from lmkit.data.batching import pad_batch
+    from lmkit.trainer import BatchedTrainer
+
+    C, T = cfg["C"], cfg["T"]
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    for mode in cfg["modes"]:
+        for name in cfg["models"]:
+            for B in cfg["batches"]:
+                try:
+                    model = build_model(name, cfg, mode)
+                    trainer = BatchedTrainer(model, "sgd", clip=5.0, bptt=T, batch_size=B, mode=mode)
+                    X, Y = random_sentences(np.random.default_rng(2), B, T, C)
+                    batch = pad_batch(X, Y, T)
+                    torch_model, theirs = torch_step(name, cfg, B, device)
+                    steps = {"ours": lambda: trainer.train_batch(batch, 0.01), "torch": theirs}
+                    for fn in steps.values():
+                        for _ in range(2):
+                            fn()
+                    times = {k: [] for k in steps}
+                    for i in range(cfg["paired_repeats"]):
+                        for k in (("ours", "torch") if i % 2 == 0 else ("torch", "ours")):
+                            t0 = time.perf_counter()
+                            steps[k]()
+                            times[k].append(time.perf_counter() - t0)
+                    ours, theirs_t = times["ours"], times["torch"]
+                    record(results, model=name, impl=f"paired vs nn.{type(torch_model.rnn).__name__}", mode=mode,
+                           batch=B, tokens=B * T, kind="paired", ms=statistics.median(ours) * 1e3,
+                           tokens_per_s=B * T / statistics.median(ours),
+                           torch_ms=statistics.median(theirs_t) * 1e3, min_ms=min(ours) * 1e3,
+                           torch_min_ms=min(theirs_t) * 1e3,
+                           ratio_median=statistics.median(a / b for a, b in zip(ours, theirs_t)),
+                           ratio_min=min(ours) / min(theirs_t), pairs=len(ours))
+                except Exception as e:
+                    record(results, model=name, impl="paired", mode=mode, batch=B, kind="paired", ms=None,
+                           error=repr(e))
+                    traceback.print_exc()
     torch.set_num_threads(saved_threads)
 
 
@@ -395,7 +468,7 @@ def derive(results):
             r["gflops"] = r["flops"] / (r["ms"] / 1e3) / 1e9
             r["pct_peak"] = 100.0 * r["gflops"] / peak if peak else None
         key = (r["model"], r.get("batch"), r.get("tokens"))
-        if r.get("ms") and r.get("kind") != "eval" and key in torch_ms:
+        if r.get("ms") and r.get("kind") not in ("eval", "paired") and key in torch_ms:
             r["x_torch_time"] = r["ms"] / torch_ms[key]
 
 
@@ -416,7 +489,7 @@ def print_table(results):
     hdr = (f"{'model':5s} {'impl':30s} {'mode':6s} {'batch':>5s} {'ms/step':>9s} {'min ms':>9s} {'tokens/s':>9s} "
            f"{'GFLOP/s':>8s} {'%peak':>6s} {'x torch':>8s}")
     for title, pick in (("Training steps (T=20 per sentence for batched/torch; 45 for per-sentence)",
-                         lambda r: r.get("kind") != "eval"),
+                         lambda r: r.get("kind") not in ("eval", "paired")),
                         ("Scoring / evaluation", lambda r: r.get("kind") == "eval")):
         rows = [r for r in results["rows"] if pick(r)]
         if not rows:
@@ -433,6 +506,23 @@ def print_table(results):
                        f"{r['timing']['min_s'] * 1e3:9.2f} "
                        f"{r['tokens_per_s']:9.0f} {fmt(r.get('gflops'), '8.2f'):>8s} {fmt(r.get('pct_peak'), '6.1f'):>6s} "
                        f"{fmt(r.get('x_torch_time'), '8.2f'):>8s}")
+        out.append("")
+    paired = [r for r in results["rows"] if r.get("kind") == "paired"]
+    if paired:
+        out.append("Side by side: our step and PyTorch's (1 thread) in alternation, same model and batch")
+        hdr2 = (f"{'model':5s} {'mode':6s} {'batch':>5s} {'ours ms':>9s} {'torch ms':>9s} {'ours min':>9s} "
+                f"{'torch min':>9s} {'x torch':>8s} {'x (mins)':>8s} {'speed':>7s}")
+        out.append(hdr2)
+        out.append("-" * len(hdr2))
+        for r in paired:
+            if r.get("ms") is None:
+                out.append(f"{r['model']:5s} {str(r.get('mode')):6s} ERROR {r.get('error', '')[:80]}")
+                continue
+            out.append(f"{r['model']:5s} {r['mode']:6s} {r['batch']:>5d} {r['ms']:9.2f} {r['torch_ms']:9.2f} "
+                       f"{r['min_ms']:9.2f} {r['torch_min_ms']:9.2f} {r['ratio_median']:8.3f} {r['ratio_min']:8.3f} "
+                       f"{1 / r['ratio_median']:6.2f}x")
+        out.append("x torch = median over the pairs of our time / PyTorch's (>1: we are slower); x (mins) = our "
+                   "fastest step / PyTorch's fastest; speed = PyTorch's time / ours.")
         out.append("")
     out.append("ms/step = median of the timed repeats; min ms = fastest repeat (less sensitive to other load).")
     out.append("x torch = ms/step divided by PyTorch's (1 thread) at the same model and batch; >1 is slower.")
@@ -489,11 +579,14 @@ def config(args):
         "eval_numba": not quick,
         "skip_numba_batches": [],
         "torch_2threads": True,
+        "paired_repeats": 4 if quick else 30,
     }
     if args.batches:
         cfg["batches"] = [int(b) for b in args.batches.split(",")]
     if args.repeats:
         cfg["repeats"] = args.repeats
+    if args.pairs:
+        cfg["paired_repeats"] = args.pairs
     cfg["modes"] = [m for m in args.modes.split(",") if m]
     cfg["models"] = [m for m in args.models.split(",") if m]
     if args.skip_numba_batch1:
@@ -504,11 +597,13 @@ def config(args):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: small sizes, few repeats")
-    p.add_argument("--parts", default=",".join(ALL_PARTS), help=f"comma list of {', '.join(ALL_PARTS)}")
+    p.add_argument("--parts", default=",".join(DEFAULT_PARTS),
+                   help=f"comma list of {', '.join(ALL_PARTS)} (default: all but paired)")
     p.add_argument("--modes", default=",".join(ALL_MODES), help="PyTensor backends for the batched trainer")
     p.add_argument("--models", default="rnn,gru,lstm")
     p.add_argument("--batches", default=None, help="comma list of batch sizes (default 1,32,64)")
     p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--pairs", type=int, default=None, help="alternating steps per side in the paired part (default 30)")
     p.add_argument("--skip-numba-batch1", action="store_true", help="no numba rows at batch 1")
     p.add_argument("--jax-threads", type=int, default=0, help="1: XLA CPU on one thread (default: XLA's choice)")
     p.add_argument("--scan-unroll", type=int, default=1, help="unroll JAX's scans by this many steps (1: not)")
@@ -546,7 +641,7 @@ def main(argv=None):
         log(f"== {part} (load {loadavg()})")
         t0 = time.perf_counter()
         try:
-            {"gemm": bench_gemm, "sentence": bench_sentence, "batched": bench_batched,
+            {"gemm": bench_gemm, "sentence": bench_sentence, "batched": bench_batched, "paired": bench_paired,
              "torch": bench_torch, "eval": bench_eval}[part](cfg, results)
         except Exception as e:
             results["notes"].append(f"part {part} failed: {e!r}")

@@ -21,7 +21,7 @@ import pytensor.tensor as pt
 
 from lmkit.registry import register_model
 
-from .base import RecurrentLM
+from .base import RecurrentLM, recurrent_products
 
 
 @register_model
@@ -51,8 +51,9 @@ class GRUTheano(RecurrentLM):
         """
         (s_prev,) = prev
         a = projected if projected is not None else [pt.dot(U[i], x_in) for i in range(3)]
-        z = self.gate_fn(a[0] + pt.dot(W[0], s_prev) + b[0])
-        r = self.gate_fn(a[1] + pt.dot(W[1], s_prev) + b[1])
+        zr = recurrent_products(W[:2], s_prev)                   # W_z s_prev and W_r s_prev: one product
+        z = self.gate_fn(a[0] + zr[0] + b[0])
+        r = self.gate_fn(a[1] + zr[1] + b[1])
         h = pt.tanh(a[2] + pt.dot(W[2], s_prev * r) + b[2])
         s = (1 - z) * h + z * s_prev
         if gates is not None:  # for looking inside (lmkit.inspection)

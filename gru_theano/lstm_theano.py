@@ -23,7 +23,7 @@ import pytensor.tensor as pt
 
 from lmkit.registry import register_model
 
-from .base import RecurrentLM
+from .base import RecurrentLM, recurrent_products
 
 
 @register_model
@@ -53,10 +53,11 @@ class LSTMTheano(RecurrentLM):
         the input products (``projected``, when the batched graph computed them before the loop)."""
         c_prev, s_prev = prev
         a = projected if projected is not None else [pt.dot(U[j], x_in) for j in range(4)]
-        i = self.gate_fn(a[0] + pt.dot(W[0], s_prev) + b[0])
-        f = self.gate_fn(a[1] + pt.dot(W[1], s_prev) + b[1])
-        o = self.gate_fn(a[2] + pt.dot(W[2], s_prev) + b[2])
-        g = pt.tanh(a[3] + pt.dot(W[3], s_prev) + b[3])
+        r = recurrent_products(W, s_prev)                        # W_j s_prev for the four blocks: one product
+        i = self.gate_fn(a[0] + r[0] + b[0])
+        f = self.gate_fn(a[1] + r[1] + b[1])
+        o = self.gate_fn(a[2] + r[2] + b[2])
+        g = pt.tanh(a[3] + r[3] + b[3])
         c = c_prev * f + g * i
         s = pt.tanh(c) * o
         if gates is not None:  # for looking inside (lmkit.inspection)

@@ -74,9 +74,10 @@ def pytensor_mode(name=None):
     if name not in MODES:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(MODES)}")
     if MODES[name] == "JAX":
-        from .pytensor_internals import fix_jax_reduction_dtype
+        from .pytensor_internals import fix_jax_reduction_dtype, install_jax_scan
 
         fix_jax_reduction_dtype()   # PyTensor 3.0.7's JAX sums come back in the wrong dtype
+        install_jax_scan()          # scans whose steps' element-wise work XLA vectorises on a CPU
     return MODES[name]
 
 

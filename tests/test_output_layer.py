@@ -5,8 +5,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from lmkit.output_layer import (SoftmaxNLL, fused_output_nll_sum, output_logprobs, output_nll, softmax_nll_numpy,
-                                target_logprobs)
+from lmkit.output_layer import (SoftmaxNLL, balanced_blocks, fused_output_nll_sum, output_logprobs, output_nll,
+                                softmax_nll_numpy, target_logprobs)
 from lmkit.pytensor_internals import apply_nodes
 
 N, D, H, C = 37, 4, 5, 11  # N is not a multiple of any block size used below
@@ -176,3 +176,17 @@ def test_scoring_kernel_and_log_probabilities_agree_with_plain_numpy(bias):
     hs = pt.matrix("h", dtype="float64")
     graph = pytensor.function([hs], output_logprobs(hs, V, c if bias else None), mode="CVM")
     np.testing.assert_allclose(graph(h), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("N,block", [(640, 256), (1024, 256), (1280, 256), (1, 256), (7, 3), (100, None), (257, 256)])
+def test_blocks_cover_every_row_with_the_fewest_even_blocks(N, block):
+    """The JAX layer computes blocks x rows rows, all blocks one size: never fewer than N, never a block over
+    the limit, the fewest blocks the limit allows, and under 8 rows of padding per block (the rounding up to
+    a multiple of 8); 640 rows in blocks of at most 256 are 3 x 216."""
+    rows, count = balanced_blocks(N, block)
+    limit = min(block or N, N)
+    assert rows <= limit and rows * count >= N
+    assert count == -(-N // limit)
+    assert rows * count - N < 8 * count
+    if (N, block) == (640, 256):
+        assert (rows, count) == (216, 3)

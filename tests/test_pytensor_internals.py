@@ -54,23 +54,41 @@ def test_no_module_outside_the_adapter_names_the_internals():
     assert offenders == {}
 
 
-def test_jax_scans_can_be_unrolled_and_give_the_same_result():
+def test_jax_scans_prefetch_their_inputs_and_give_lax_scans_results_with_gradients():
+    """JAX mode's Scan runs prefetching_scan (installed by pytensor_mode), unrolled or not; a scan over two
+    sequences with a carried state, and its gradient (a second, reversed scan), equal lax.scan's."""
     pytest.importorskip("jax")
     from pytensor.link.jax.dispatch import scan as dispatch
 
-    assert hasattr(dispatch, "jax_scan"), "PyTensor moved jax_scan: update set_jax_scan_unroll"
-    x = pt.dvector("x")
-    total = pytensor.scan(lambda v, acc: acc + v * v, sequences=x, outputs_info=[pt.constant(0.0, dtype="float64")],
-                          return_updates=False)[-1]
-    values = np.arange(7.0)
-    plain = pytensor.function([x], total, mode="JAX")(values)
+    from lmkit.backend import pytensor_mode
+
+    assert hasattr(dispatch, "jax_scan"), "PyTensor moved jax_scan: update install_jax_scan"
+    mode = pytensor_mode("jax")
+    assert dispatch.jax_scan.__wrapped_scan__ is not None
+    x, w = pt.tensor("x", dtype="float64", shape=(7, 3)), pt.tensor("w", dtype="float64", shape=(3,))  # static:
+    states = pytensor.scan(lambda v, k, s: pt.tanh(v * s + k * w), sequences=[x, pt.arange(7)],  # JAX's grad
+                           outputs_info=[pt.zeros_like(w)], return_updates=False)
+    cost = (states ** 2).sum()
+    values, weights = np.random.default_rng(0).normal(size=(7, 3)), np.array([0.3, -0.2, 0.1])
+    ours = [pytensor.function([x, w], [cost, pytensor.grad(cost, w)], mode=mode)(values, weights)]
     try:
         internals.set_jax_scan_unroll(3)
-        unrolled = pytensor.function([x], total, mode="JAX")(values)
+        ours.append(pytensor.function([x, w], [cost, pytensor.grad(cost, w)], mode=mode)(values, weights))
     finally:
         internals.set_jax_scan_unroll(1)
-    assert float(unrolled) == float(plain) == float((values ** 2).sum())
-    assert not hasattr(dispatch.jax_scan, "__wrapped_scan__")
+    plain, dispatch.jax_scan = dispatch.jax_scan, dispatch.jax_scan.__wrapped_scan__
+    try:
+        reference = pytensor.function([x, w], [cost, pytensor.grad(cost, w)], mode=mode)(values, weights)
+    finally:
+        dispatch.jax_scan = plain
+    for result in ours:
+        for got, want in zip(result, reference):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    s, expected = np.zeros(3), 0.0
+    for k, v in enumerate(values):  # the recurrence in numpy
+        s = np.tanh(v * s + k * weights)
+        expected += (s ** 2).sum()
+    np.testing.assert_allclose(reference[0], expected, rtol=1e-12)
 
 
 def test_jax_sums_of_float32_come_back_float32():
