@@ -262,7 +262,10 @@ def jax_funcify_SoftmaxNLL(op, node=None, **kwargs):
     N is padded up to a whole number of even blocks (:func:`balanced_blocks`) with rows of mask 0, which add
     nothing to any output.
     The running dL/dV is kept transposed, H x C, as ``h_b^T G_b``: XLA's CPU matrix product is slower
-    with a transposed block x C operand (``G_b^T h_b``), by 2-3 ms of 38 at N=1024, C=8000.
+    with a transposed block x C operand (``G_b^T h_b``), by 2-3 ms of 38 at N=1024, C=8000. With a bias,
+    dL/dc comes from the same product, ``[h_b 1]^T G_b`` (H + 1 rows, the last one the column sums of
+    ``G_b``), instead of a pass of its own over ``G_b``: at N=640, C=8000, H=128 on one core the layer took
+    54.7 ms against 58.1 (fastest of 25 alternating calls).
     Every array is built from the inputs' own dtypes, so float32 stays float32 even with jax x64 enabled.
     """
     import jax
@@ -297,9 +300,12 @@ def jax_funcify_SoftmaxNLL(op, node=None, **kwargs):
             onehot = lax.broadcasted_iota(yb.dtype, z.shape, 1) == yb[:, None]
             G = e * (mb / s)[:, None] - jnp.where(onehot, mb[:, None], 0)  # mask_n (p_nj - onehot_nj)
             dVt, dc = carry
-            dVt = dVt + hb.T @ G                                    # dL/dV_j += sum_n G_nj h_n
-            if has_bias:
-                dc = dc + jnp.sum(G, axis=0)                        # dL/dc_j += sum_n G_nj
+            if has_bias:   # dL/dV and dL/dc from one product: the last row of [h_b 1]^T G is sum_n G_nj
+                ones = jnp.ones((hb.shape[0], 1), hb.dtype)
+                both = jnp.concatenate([hb, ones], axis=1).T @ G
+                dVt, dc = dVt + both[:-1], dc + both[-1]            # += sum_n G_nj h_n, += sum_n G_nj
+            else:
+                dVt = dVt + hb.T @ G                                # dL/dV_j += sum_n G_nj h_n
             return (dVt, dc), (nll, G @ V)                          # dL/dh_n = sum_j G_nj V_j
 
         if not with_grads:
