@@ -12,8 +12,8 @@ Measures, in one process:
    the modes chosen with ``--modes`` (c, jax, numba).
    ``torch`` -- PyTorch CPU ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` of the same sizes, one full training step
    (embedding, forward, cross-entropy, backward, clipping, SGD), 1 thread (and 2 threads as a side note).
-   ``paired`` -- our batched step and PyTorch's (1 thread), same model and batch, timed in alternation: the
-   ratio this gives holds on a machine whose speed drifts, where separately timed rows do not.
+   ``paired`` -- our batched step and PyTorch's (``--torch-threads``, default 1), same model and batch, timed
+   in alternation: the ratio this gives holds on a machine whose speed drifts, where separate rows do not.
    ``eval`` -- scoring throughput: ``BatchedTrainer.evaluate`` and per-sentence ``predict_proba``.
 3. Achieved GFLOP/s of every full-BPTT training step from an analytic FLOP count (forward + backward =
    3 x the forward matrix-product FLOPs), its fraction of the 1-thread numpy GEMM peak, and the time ratio
@@ -357,9 +357,10 @@ def bench_torch(cfg, results):
 
 
 def bench_paired(cfg, results):
-    """Our training step and PyTorch's (1 thread, or CUDA) at the same model and batch, timed in alternation
-    (ours, theirs, theirs, ours, ...): a machine whose speed drifts by 10-25% within a minute (as the 2-core
-    machines here do) slows both alike, so the ratio holds where separate timings do not."""
+    """Our training step and PyTorch's (``--torch-threads``, 1 by default; or CUDA) at the same model and
+    batch, timed in alternation (ours, theirs, theirs, ours, ...): a machine whose speed drifts by 10-25%
+    within a minute (as the 2-core machines here do) slows both alike, so the ratio holds where separate
+    timings do not."""
     try:
         import torch
     except ImportError:
@@ -373,7 +374,7 @@ def bench_paired(cfg, results):
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     saved_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(cfg["paired_torch_threads"])
     for mode in cfg["modes"]:
         for name in cfg["models"]:
             for B in cfg["batches"]:
@@ -395,6 +396,7 @@ def bench_paired(cfg, results):
                             times[k].append(time.perf_counter() - t0)
                     ours, theirs_t = times["ours"], times["torch"]
                     record(results, model=name, impl=f"paired vs nn.{type(torch_model.rnn).__name__}", mode=mode,
+                           torch_threads=cfg["paired_torch_threads"],
                            batch=B, tokens=B * T, kind="paired", ms=statistics.median(ours) * 1e3,
                            tokens_per_s=B * T / statistics.median(ours),
                            torch_ms=statistics.median(theirs_t) * 1e3, min_ms=min(ours) * 1e3,
@@ -509,7 +511,9 @@ def print_table(results):
         out.append("")
     paired = [r for r in results["rows"] if r.get("kind") == "paired"]
     if paired:
-        out.append("Side by side: our step and PyTorch's (1 thread) in alternation, same model and batch")
+        threads = {r.get("torch_threads", 1) for r in paired}
+        out.append(f"Side by side: our step and PyTorch's ({'/'.join(map(str, sorted(threads)))} thread(s)) in "
+                   "alternation, same model and batch")
         hdr2 = (f"{'model':5s} {'mode':6s} {'batch':>5s} {'ours ms':>9s} {'torch ms':>9s} {'ours min':>9s} "
                 f"{'torch min':>9s} {'x torch':>8s} {'x (mins)':>8s} {'speed':>7s}")
         out.append(hdr2)
@@ -580,6 +584,7 @@ def config(args):
         "skip_numba_batches": [],
         "torch_2threads": True,
         "paired_repeats": 4 if quick else 30,
+        "paired_torch_threads": 1,
     }
     if args.batches:
         cfg["batches"] = [int(b) for b in args.batches.split(",")]
@@ -587,6 +592,7 @@ def config(args):
         cfg["repeats"] = args.repeats
     if args.pairs:
         cfg["paired_repeats"] = args.pairs
+    cfg["paired_torch_threads"] = args.torch_threads
     cfg["modes"] = [m for m in args.modes.split(",") if m]
     cfg["models"] = [m for m in args.models.split(",") if m]
     if args.skip_numba_batch1:
@@ -604,6 +610,7 @@ def main(argv=None):
     p.add_argument("--batches", default=None, help="comma list of batch sizes (default 1,32,64)")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--pairs", type=int, default=None, help="alternating steps per side in the paired part (default 30)")
+    p.add_argument("--torch-threads", type=int, default=1, help="PyTorch's threads in the paired part (default 1)")
     p.add_argument("--skip-numba-batch1", action="store_true", help="no numba rows at batch 1")
     p.add_argument("--jax-threads", type=int, default=0, help="1: XLA CPU on one thread (default: XLA's choice)")
     p.add_argument("--scan-unroll", type=int, default=1, help="unroll JAX's scans by this many steps (1: not)")

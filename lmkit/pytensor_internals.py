@@ -129,8 +129,10 @@ def prefetching_scan(f, init, xs=None, length=None, reverse=False, unroll=1, **k
     element-wise work; on the CPU, XLA 0.10's loop emitter does not vectorise a fusion that reads through a
     dynamic slice. Here step t reads slices loaded by step t - 1 into the carry (a plain buffer), and loads
     ``xs[t + 1]`` for the next step, a copy of its own. Measured on one core (``benchmarks/scan_inputs.py``:
-    an LSTM layer's gate arithmetic on 4 x 128 x 32 values per step): 92 us per step with ``lax.scan``, 31 us
-    with this, 21 us when nothing is sliced; with the recurrent product ``W s`` in the step, 130 and 81 us.
+    an LSTM layer's gate arithmetic on 4 x 128 x 32 values per step, medians): 71 us per step with
+    ``lax.scan``, 24 us with this, 16 us when nothing is sliced; with the recurrent product ``W s`` in the
+    step, 179 and 113 us (fastest calls 124 and 76). PyTensor's backward pass is a second ``Scan``, which
+    reads its inputs this way too (JAX's own gradient of this function gains nothing: it builds its own loop).
     Used on the CPU only: on a GPU the extra copy would be one more kernel launch per step.
     """
     import jax
