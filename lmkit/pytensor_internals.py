@@ -185,11 +185,15 @@ def fix_jax_reduction_dtype():
     float64), a float32 graph then gets float64 values where it declared float32: a ``scan`` whose backward
     step sums (a softmax's gradient, a bias broadcast over a batch) fails JAX's carry check, and an update
     made from such a sum turns a float32 weight into float64. This wraps the registered translation to cast
-    the result to the node's output dtype, as the C backend does.
+    the result to the node's output dtype, as the C backend does. With x64 off (floatX float32) JAX cannot
+    make the float64 detour at all and warns that it truncates it to float32; that warning, raised once per
+    reduction when the program is traced, is silenced here, since the result is cast to float32 anyway.
     """
     global _reductions_fixed
     if _reductions_fixed:
         return
+    import warnings
+
     from pytensor.link.jax.dispatch import jax_funcify
     from pytensor.tensor.elemwise import CAReduce
 
@@ -202,7 +206,9 @@ def fix_jax_reduction_dtype():
         dtype = node.outputs[0].dtype
 
         def careduce(x):
-            return reduce(x).astype(dtype)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Explicitly requested dtype float64", category=UserWarning)
+                return reduce(x).astype(dtype)
 
         return careduce
 

@@ -104,3 +104,24 @@ def test_jax_sums_of_float32_come_back_float32():
     total, grad = fn(np.ones((3, 4), dtype="float32"))
     assert np.asarray(total).dtype == np.float32 and np.asarray(grad).dtype == np.float32
     np.testing.assert_array_equal(total, [3, 3, 3, 3])
+
+
+def test_a_float32_process_compiles_jax_sums_without_a_dtype_warning():
+    """With floatX float32 (x64 off), PyTensor's JAX sums ask JAX for a float64 accumulator, which JAX
+    truncates with a UserWarning at every traced reduction; the adapter silences it (the sum is float32)."""
+    pytest.importorskip("jax")
+    import os
+    import subprocess
+    import sys
+
+    script = ("import warnings; warnings.filterwarnings('error', message='Explicitly requested dtype')\n"
+              "import numpy as np, pytensor, pytensor.tensor as pt\n"
+              "from lmkit.backend import pytensor_mode\n"
+              "x = pt.matrix('x', dtype='float32')\n"
+              "total = pytensor.function([x], x.sum(axis=0), mode=pytensor_mode('jax'))(np.ones((3, 4), 'float32'))\n"
+              "assert np.asarray(total).dtype == np.float32, total.dtype\n")
+    env = {**os.environ, "PYTENSOR_FLAGS": "floatX=float32", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
