@@ -584,7 +584,6 @@ def config(args):
         "skip_numba_batches": [],
         "torch_2threads": True,
         "paired_repeats": 4 if quick else 30,
-        "paired_torch_threads": 1,
     }
     if args.batches:
         cfg["batches"] = [int(b) for b in args.batches.split(",")]
